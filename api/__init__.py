@@ -1,0 +1,1 @@
+"""REST API: FastAPI app factory, SQLAlchemy models, repository, routes, migrations."""

@@ -1,0 +1,3 @@
+from quotient.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Discrete-event simulator: the same scheduling loop against an in-memory cluster."""
