@@ -1,12 +1,367 @@
-"""PLACEHOLDER until the real core lands: every workload stays pending."""
+"""One scheduling decision: snapshot in, plan out (DESIGN §1.2).
+
+Owns the order of a cycle's steps: hold what already runs, enforce run-time limits,
+screen pending workloads (invalid, unknown project, incomplete gang, no node could ever
+run it), divide fair shares, allocate within fair share and then borrow idle GPUs, reclaim
+across projects and preempt inside one, and give every workload left waiting one reason.
+It is pure and deterministic: the same snapshot gives the same plan whatever the order of
+its inputs. It must not do I/O; the executor acts on the plan.
+"""
 
 from __future__ import annotations
 
-from fairshare.model import CyclePlan, PendingReason, Policy, ReasonCode, Snapshot
+from collections.abc import Sequence
+
+from fairshare import reasons
+from fairshare.division import divide_tree
+from fairshare.eligibility import EligibilityCache
+from fairshare.ledger import WHOLE, Holder, Ledger
+from fairshare.model import (
+    Binding,
+    CyclePlan,
+    Eviction,
+    PendingReason,
+    Policy,
+    ProjectSummary,
+    ReasonCode,
+    RunningWorkload,
+    Snapshot,
+    Workload,
+    WorkloadType,
+)
+from fairshare.ordering import FairQueue
+from fairshare.placement import Placer
+from fairshare.preemption import Found, VictimSearch, holder_of
+from fairshare.resources import format_gpus as g
 
 
-def decide(snapshot: Snapshot, policy: Policy) -> CyclePlan:
-    return CyclePlan(
-        pending={w.name: PendingReason(ReasonCode.UNSCHEDULABLE, "placeholder")
-                 for w in snapshot.pending},
-    )
+def decide(snapshot: Snapshot, policy: Policy | None = None) -> CyclePlan:
+    """The plan for one cycle on this snapshot."""
+    return _Cycle(snapshot, policy or Policy()).run()
+
+
+class _Cycle:
+    def __init__(self, snapshot: Snapshot, policy: Policy) -> None:
+        self.snap = snapshot
+        self.policy = policy
+        self.tree = snapshot.quota
+        self.ledger = Ledger(sorted(snapshot.nodes, key=lambda n: n.name), self.tree)
+        self.placer = Placer(self.ledger, policy.placement)
+        self.search = VictimSearch(self.ledger, self.placer)
+        self.nodes_of = EligibilityCache(list(self.ledger.nodes.values()))
+        self.running = {r.workload.name: r for r in snapshot.running}
+        self.max_gpu_memory = max((n.gpu_memory_mib for n in snapshot.nodes), default=0)
+        self.fair: dict[str, int] = {}
+        self.demand: dict[str, int] = {}
+        self.bindings: list[Binding] = []
+        self.evictions: dict[str, Eviction] = {}
+        self.nominated: dict[str, tuple[str, Found]] = {}  # workload -> (project, found)
+        self.reasons: dict[str, PendingReason] = {}
+        self.reclaimed_milli = 0
+
+    # -------------------------------------------------------------------- the cycle
+
+    def run(self) -> CyclePlan:
+        self._hold_existing()
+        self._enforce_run_time_limits()
+        valid = self._screen(sorted(self.snap.pending, key=lambda w: w.name))
+        capacity = self._capacity()
+        self.demand = self._demand(valid)
+        self.fair = divide_tree(self.tree, capacity, self.demand)
+        for w in valid:
+            for p in w.pods:
+                if p.gpu.fraction_milli:
+                    self.placer.fractions.add(p.gpu.fraction_milli)
+        unplaced = self._allocate(valid)
+        left = [w for w in self._queue(unplaced) if not self._make_room(w)]
+        for w in left:
+            self.reasons.setdefault(w.name, self._explain(w))
+        return self._plan(capacity)
+
+    def _queue(self, workloads: Sequence[Workload]) -> FairQueue:
+        return FairQueue(workloads, self.fair, self.ledger.allocated)
+
+    def _hold_existing(self) -> None:
+        for usage in sorted(self.snap.foreign, key=lambda u: u.node):
+            self.ledger.hold_foreign(usage)
+        for name in sorted(self.running):
+            r = self.running[name]
+            for a in r.assignments:
+                if a.node in self.ledger.nodes:
+                    self.ledger.hold(a, holder_of(r))
+
+    def _enforce_run_time_limits(self) -> None:
+        for name in sorted(self.running):
+            r = self.running[name]
+            project = self.tree.projects.get(r.workload.project)
+            if project is None:
+                continue
+            limit = {
+                WorkloadType.INTERACTIVE: project.max_interactive_seconds,
+                WorkloadType.TRAIN: project.max_training_seconds,
+            }.get(r.workload.type)
+            if limit is not None and self.snap.now - r.started_at > limit:
+                self._evict(
+                    r,
+                    ReasonCode.RUN_TIME_LIMIT_EXCEEDED,
+                    f"ran {self.snap.now - r.started_at}s; {project.name} allows "
+                    f"{r.workload.type} workloads {limit}s",
+                )
+
+    def _evict(self, r: RunningWorkload, code: ReasonCode, message: str) -> None:
+        for a in r.assignments:
+            if a.node in self.ledger.nodes:
+                self.ledger.release(a, holder_of(r))
+        self.evictions[r.workload.name] = Eviction(
+            r.workload.name, r.workload.project, r.assignments, code, message
+        )
+
+    # ------------------------------------------------------------------- screening
+
+    def _pools(self, w: Workload) -> tuple[str, ...]:
+        project = self.tree.projects.get(w.project)
+        return project.node_pools if project else ()
+
+    def _eligible(self, w: Workload) -> frozenset[str] | None:
+        return self.nodes_of.eligible(w.constraints, self._pools(w))
+
+    def _screen(self, pending: Sequence[Workload]) -> list[Workload]:
+        valid: list[Workload] = []
+        for w in pending:
+            reason = self._static_reason(w)
+            if reason is None:
+                valid.append(w)
+            else:
+                self.reasons[w.name] = reason
+        return valid
+
+    def _static_reason(self, w: Workload) -> PendingReason | None:
+        if w.invalid_reason:
+            return PendingReason(ReasonCode.INVALID_REQUEST, w.invalid_reason)
+        if w.project not in self.tree.projects:
+            return PendingReason(
+                ReasonCode.PROJECT_NOT_FOUND,
+                f"project {w.project!r} does not exist: create it, or label the pod or its "
+                f"namespace quotient.io/project with an existing project",
+            )
+        if len(w.pods) < w.gang_minimum:
+            return PendingReason(
+                ReasonCode.GANG_INCOMPLETE,
+                f"{len(w.pods)} of at least {w.gang_minimum} gang pods exist; "
+                f"waits for the rest to be created",
+            )
+        eligible = self._eligible(w)
+        if eligible is not None and not eligible:
+            return reasons.no_matching_node(self.nodes_of.why_not(w.constraints, self._pools(w)))
+        largest = max(
+            (
+                n.gpu_count
+                for n in self.ledger.nodes.values()
+                if eligible is None or n.name in eligible
+            ),
+            default=0,
+        )
+        too_big = reasons.too_big_for_every_node(w, largest)
+        return reasons.no_matching_node(too_big) if too_big else None
+
+    def _capacity(self) -> int:
+        """GPUs to divide: schedulable nodes, plus what pods still hold on cordoned ones."""
+        total = 0
+        for n in self.ledger.nodes.values():
+            held = sum(WHOLE - free for free in self.ledger.gpu_free[n.name])
+            total += held if n.unschedulable else n.gpu_count * WHOLE
+        foreign = sum(
+            u.gpus * WHOLE
+            for u in self.snap.foreign
+            if u.node in self.ledger.nodes and not self.ledger.nodes[u.node].unschedulable
+        )
+        return max(total - foreign, 0)
+
+    def _need(self, w: Workload) -> int:
+        return w.demand_milli(self.max_gpu_memory)
+
+    def _demand(self, valid: Sequence[Workload]) -> dict[str, int]:
+        demand = {p: self.ledger.allocated(p) for p in self.tree.projects}
+        for w in valid:
+            demand[w.project] += self._need(w)
+        return demand
+
+    # ------------------------------------------------------------------ allocation
+
+    def _allocate(self, valid: Sequence[Workload]) -> list[Workload]:
+        """Place within fair share first; then let projects borrow what is still idle."""
+        deferred: list[Workload] = []
+        unplaced: list[Workload] = []
+        for w in self._queue(valid):
+            if self._gated(w):
+                continue
+            if self.ledger.allocated(w.project) + self._need(w) > self.fair.get(w.project, 0):
+                deferred.append(w)
+            elif not self._bind(w):
+                unplaced.append(w)
+        for w in self._queue(deferred):
+            if not self._gated(w) and not self._bind(w):
+                unplaced.append(w)
+        return unplaced
+
+    def _gated(self, w: Workload) -> bool:
+        """Limits and the non-preemptible rule; sets the reason when they block."""
+        need = self._need(w)
+        for owner in self.ledger.chain(w.project):
+            node = self.tree.node(owner)
+            held = self.ledger.allocated(owner)
+            if node.limit_milli is not None and held + need > node.limit_milli:
+                kind = "project" if owner in self.tree.projects else "department"
+                self.reasons[w.name] = reasons.over_limit(owner, node.limit_milli, held, need, kind)
+                return True
+        if not w.is_preemptible:
+            deserved = self.tree.projects[w.project].deserved_milli
+            held = self.ledger.non_preemptible.get(w.project, 0)
+            if held + need > deserved:
+                self.reasons[w.name] = reasons.over_deserved(w.project, deserved, held, need)
+                return True
+        self.reasons.pop(w.name, None)
+        return False
+
+    def _bind(self, w: Workload) -> bool:
+        placed = self.placer.place(w, self._eligible(w), Holder(w.project, not w.is_preemptible))
+        if placed is None:
+            return False
+        self.bindings.extend(Binding(w.name, w.project, a) for a in placed)
+        for p in w.pods:
+            if p.gpu.fraction_milli:
+                self.placer.fractions.discard(p.gpu.fraction_milli)
+        return True
+
+    # ------------------------------------------------------------ reclaim / preempt
+
+    def _victim_pool(self) -> list[RunningWorkload]:
+        floor = self.snap.now - self.policy.min_runtime_seconds
+        return [
+            r
+            for name, r in sorted(self.running.items())
+            if name not in self.evictions and r.workload.is_preemptible and r.started_at <= floor
+        ]
+
+    def _excess(self, project: str) -> int:
+        return self.ledger.allocated(project) - self.fair.get(project, 0)
+
+    def _make_room(self, w: Workload) -> bool:
+        return (self.policy.reclaim and self._reclaim(w)) or (
+            self.policy.preempt and self._preempt(w)
+        )
+
+    def _reclaim(self, w: Workload) -> bool:
+        after = self._excess(w.project) + self._need(w)
+        pool = [r for r in self._victim_pool() if r.workload.project != w.project]
+        # Only projects strictly more over their fair share than w's project would be.
+        levels = sorted(
+            {e for r in pool if (e := self._excess(r.workload.project)) > after}, reverse=True
+        )
+        holder = Holder(w.project, not w.is_preemptible)
+        for level in levels:
+            candidates = [r for r in pool if self._excess(r.workload.project) >= level]
+            found = self.search.find(w, self._eligible(w), holder, candidates, self._within_budget)
+            if found is not None:
+                self._nominate(w, found, ReasonCode.RECLAIMED, "reclaiming")
+                return True
+        return False
+
+    def _within_budget(self, found: Found) -> bool:
+        budget = self.policy.max_reclaim_milli_per_cycle
+        taken = sum(v.gpu_milli for v in found.victims)
+        return budget is None or self.reclaimed_milli + taken <= budget
+
+    def _preempt(self, w: Workload) -> bool:
+        project = w.project
+        before = self.ledger.allocated(project)
+        pool = [
+            r
+            for r in self._victim_pool()
+            if r.workload.project == project and r.workload.priority < w.priority
+        ]
+
+        def keeps_share(_: Found) -> bool:
+            return self.ledger.allocated(project) <= max(before, self.fair.get(project, 0))
+
+        holder = Holder(project, not w.is_preemptible)
+        found = self.search.find(w, self._eligible(w), holder, pool, keeps_share)
+        if found is None:
+            return False
+        self._nominate(w, found, ReasonCode.PREEMPTED, "preempting")
+        return True
+
+    def _nominate(self, w: Workload, found: Found, code: ReasonCode, verb: str) -> None:
+        owners = sorted({v.workload.project for v in found.victims})
+        for v in found.victims:
+            p = v.workload.project
+            held = self.ledger.allocated(p) + sum(
+                x.gpu_milli for x in found.victims if x.workload.project == p
+            )
+            self.evictions[v.workload.name] = Eviction(
+                v.workload.name,
+                p,
+                v.assignments,
+                code,
+                f"{verb.removesuffix('ing')}ed by {w.project}/{w.name}: {p} held {g(held)} GPUs, "
+                f"fair share {g(self.fair.get(p, 0))}",
+            )
+        if code == ReasonCode.RECLAIMED:
+            self.reclaimed_milli += sum(v.gpu_milli for v in found.victims)
+        self.nominated[w.name] = (w.project, found)
+        self.reasons[w.name] = reasons.reclaiming(len(found.victims), ", ".join(owners), verb)
+
+    # --------------------------------------------------------------------- results
+
+    def _explain(self, w: Workload) -> PendingReason:
+        held, need = self.ledger.allocated(w.project), self._need(w)
+        fair = self.fair.get(w.project, 0)
+        if held + need > fair:
+            return reasons.over_fair_share(w.project, held, fair, need)
+        return reasons.unschedulable(self.ledger, w, self._eligible(w))
+
+    def _plan(self, capacity: int) -> CyclePlan:
+        bound = {b.workload for b in self.bindings}
+        # Nominated workloads hold room in the ledger but are not bound by this plan.
+        nominated_milli: dict[str, int] = {}
+        for project, found in self.nominated.values():
+            nominated_milli[project] = nominated_milli.get(project, 0) + sum(
+                a.gpu_milli for a in found.placement
+            )
+        summaries = {
+            name: self._summary(name, bound, nominated_milli.get(name, 0))
+            for name in sorted(self.tree.projects)
+        }
+        return CyclePlan(
+            bindings=tuple(self.bindings),
+            evictions=tuple(self.evictions[k] for k in sorted(self.evictions)),
+            pending={k: self.reasons[k] for k in sorted(self.reasons)},
+            projects=summaries,
+            capacity_milli=capacity,
+        )
+
+    def _summary(self, project: str, bound: set[str], nominated: int) -> ProjectSummary:
+        running = sum(
+            1
+            for n, r in self.running.items()
+            if r.workload.project == project and n not in self.evictions
+        ) + len({b.workload for b in self.bindings if b.project == project})
+        requeued = sum(
+            1
+            for e in self.evictions.values()
+            if e.project == project and e.reason != ReasonCode.RUN_TIME_LIMIT_EXCEEDED
+        )
+        pending = (
+            sum(1 for w in self.snap.pending if w.project == project and w.name not in bound)
+            + requeued
+        )
+        p = self.tree.projects[project]
+        return ProjectSummary(
+            name=project,
+            deserved_milli=p.deserved_milli,
+            fair_share_milli=self.fair.get(project, 0),
+            allocated_milli=self.ledger.allocated(project) - nominated,
+            running=running,
+            pending=pending,
+            demand_milli=self.demand.get(project, 0),
+        )

@@ -32,8 +32,10 @@ class Department:
 
     @property
     def weight_milli(self) -> int:
-        return self.deserved_milli if self.over_quota_weight_milli is None else (
-            self.over_quota_weight_milli
+        return (
+            self.deserved_milli
+            if self.over_quota_weight_milli is None
+            else (self.over_quota_weight_milli)
         )
 
 
@@ -51,8 +53,10 @@ class Project:
 
     @property
     def weight_milli(self) -> int:
-        return self.deserved_milli if self.over_quota_weight_milli is None else (
-            self.over_quota_weight_milli
+        return (
+            self.deserved_milli
+            if self.over_quota_weight_milli is None
+            else (self.over_quota_weight_milli)
         )
 
     @property
@@ -69,9 +73,7 @@ class QuotaTree:
     children: Mapping[str | None, tuple[str, ...]] = field(default_factory=dict)
 
     @staticmethod
-    def build(
-        projects: Iterable[Project], departments: Iterable[Department] = ()
-    ) -> QuotaTree:
+    def build(projects: Iterable[Project], departments: Iterable[Department] = ()) -> QuotaTree:
         depts = _unique(departments, "department")
         projs = _unique(projects, "project")
         for name in depts.keys() & projs.keys():
@@ -84,7 +86,8 @@ class QuotaTree:
                 raise QuotaTreeError(p.name, f"department {p.department!r} does not exist")
         _check_acyclic(depts)
         children: dict[str | None, list[str]] = {}
-        for node in [*depts.values(), *projs.values()]:
+        nodes: list[Department | Project] = [*depts.values(), *projs.values()]
+        for node in nodes:
             children.setdefault(node.parent, []).append(node.name)
         return QuotaTree(
             departments=depts,

@@ -56,5 +56,3 @@ class AssumeCache:
         for pod in list(self._assumed):
             if pod not in pending_pods:
                 del self._assumed[pod]  # the source shows it bound (or gone): stop assuming
-
-

@@ -46,7 +46,9 @@ class SchedulingLoop:
         return report
 
     def run_forever(
-        self, interval_seconds: float, sleep: Callable[[float], None],
+        self,
+        interval_seconds: float,
+        sleep: Callable[[float], None],
         should_stop: Callable[[], bool],
     ) -> None:
         """Cycle until told to stop; `sleep` is injected so this module reads no clock."""

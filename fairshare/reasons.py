@@ -1,0 +1,108 @@
+"""Pending reasons: one code and one sentence per waiting workload, saying what must change.
+
+Owns the wording of every reason ("needs 4 GPUs on one node; largest free block is 2 on
+dgx1-1", "team-b is at its limit of 4 GPUs"). Messages name amounts in GPUs the way people
+write them. It must not decide anything: decide.py tells it which case applies and passes
+the numbers.
+"""
+
+from __future__ import annotations
+
+from fairshare.ledger import WHOLE, Ledger
+from fairshare.model import PendingReason, ReasonCode, Workload
+from fairshare.resources import format_gpus as g
+
+
+def over_limit(owner: str, limit: int, held: int, need: int, kind: str) -> PendingReason:
+    return PendingReason(
+        ReasonCode.OVER_LIMIT,
+        f"{kind} {owner} is at its limit of {g(limit)} GPUs (holds {g(held)}, needs {g(need)} "
+        f"more): raise limit_gpus or wait for its workloads to finish",
+    )
+
+
+def over_deserved(project: str, deserved: int, held: int, need: int) -> PendingReason:
+    return PendingReason(
+        ReasonCode.OVER_DESERVED,
+        f"non-preemptible: would exceed deserved {g(deserved)} of {project} (non-preemptible "
+        f"work holds {g(held)}, needs {g(need)} more): raise deserved_gpus or mark it "
+        f"preemptible to borrow",
+    )
+
+
+def over_fair_share(project: str, held: int, fair: int, need: int) -> PendingReason:
+    return PendingReason(
+        ReasonCode.OVER_FAIR_SHARE,
+        f"{project} holds {g(held)} GPUs and its fair share is {g(fair)}; this workload needs "
+        f"{g(need)} more: it runs when {g(need)} GPUs sit idle or {project}'s fair share "
+        f"grows (other projects' demand falls, or raise its deserved_gpus/over_quota_weight)",
+    )
+
+
+def reclaiming(victims: int, owners: str, verb: str) -> PendingReason:
+    return PendingReason(
+        ReasonCode.RECLAIMING,
+        f"{verb} {victims} workload(s) of {owners} to make room; binds once they terminate",
+    )
+
+
+def no_matching_node(detail: str) -> PendingReason:
+    return PendingReason(
+        ReasonCode.NO_MATCHING_NODE,
+        f"no node can ever run it: {detail}; change its nodeSelector, affinity, tolerations, "
+        f"the project's node_pools, or its size",
+    )
+
+
+def unschedulable(ledger: Ledger, w: Workload, eligible: frozenset[str] | None) -> PendingReason:
+    pod = max(w.pods, key=lambda p: (p.gpu.whole, p.gpu.fraction_milli, p.gpu.memory_mib))
+    gang = f"{len(w.pods)} pods of " if len(w.pods) > 1 else ""
+    if pod.gpu.is_fractional:
+        size = (
+            f"{pod.gpu.memory_mib} MiB of GPU memory"
+            if pod.gpu.memory_mib
+            else f"{g(pod.gpu.fraction_milli)} of a GPU"
+        )
+        best = _largest_shared(ledger, eligible)
+        where = (
+            f"the most free on a shared GPU is {g(best[0])} on {best[1]}"
+            if best
+            else ("no GPU is shared")
+        )
+        return PendingReason(
+            ReasonCode.UNSCHEDULABLE,
+            f"needs {gang}{size} on one GPU; {where} and no GPU is idle: waits for capacity "
+            f"or a reclaim from a project over its fair share",
+        )
+    need = pod.gpu.whole
+    block = _largest_block(ledger, eligible)
+    largest = f"largest free block is {block[0]} on {block[1]}" if block else "no GPU is free"
+    return PendingReason(
+        ReasonCode.UNSCHEDULABLE,
+        f"needs {gang}{need} GPUs on one node; {largest}: waits for capacity "
+        f"or a reclaim from a project over its fair share",
+    )
+
+
+def _largest_block(ledger: Ledger, eligible: frozenset[str] | None) -> tuple[int, str] | None:
+    for count, node in reversed(ledger.whole_index):
+        if count > 0 and (eligible is None or node in eligible):
+            return int(count), str(node)
+    return None
+
+
+def _largest_shared(ledger: Ledger, eligible: frozenset[str] | None) -> tuple[int, str] | None:
+    for free, node, gpu in reversed(ledger.shared_index):
+        if eligible is None or node in eligible:
+            return int(free), f"{node}/gpu{gpu}"
+    return None
+
+
+def too_big_for_every_node(w: Workload, largest_node_gpus: int) -> str | None:
+    """Why the workload can never fit the biggest node, or None."""
+    for pod in w.pods:
+        if pod.gpu.whole > largest_node_gpus:
+            return f"a pod needs {pod.gpu.whole} GPUs and the largest node has {largest_node_gpus}"
+        if pod.gpu.fraction_milli >= WHOLE:
+            return "a fraction must be below 1 GPU"
+    return None
