@@ -1,0 +1,72 @@
+"""The FastAPI application factory: builds everything one API process needs from Settings.
+
+Owns composition: the engine and its `Database`, the token store (hashes only), the
+render cache, the metrics registry, the routes and error handlers, and start-up (apply
+migrations) and shutdown (dispose the engine). It must not hold module-level state: every
+object lives on `app.state` of the app it belongs to, so tests can run many apps at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from api.auth import TokenStore
+from api.cache import RenderCache
+from api.db import migrate
+from api.db.engine import Database, make_engine
+from api.errors import install_handlers
+from api.metrics import build_registry
+from api.routes import cluster, departments, ops, projects
+from api.settings import Settings
+
+API_VERSION = "1"
+
+
+class ConfigError(RuntimeError):
+    """The API cannot start with this configuration; the message says what to fix."""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    """An app for `settings`; migrations run when it starts (if `migrate_on_start`)."""
+    if not settings.tokens:
+        raise ConfigError(
+            "no API tokens: set QUOTIENT_TOKENS or pass --tokens-file with role:token pairs "
+            "(roles: admin, viewer, scheduler); nothing may be served without them"
+        )
+    db = Database(make_engine(settings.database_url(), pool_size=settings.db_pool_size))
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if settings.migrate_on_start:
+            await run_in_threadpool(migrate.upgrade, db.engine)
+        try:
+            yield
+        finally:
+            db.dispose()
+
+    app = FastAPI(
+        title="Quotient",
+        version=API_VERSION,
+        summary="Fair-share GPU quotas: departments, projects, the quota tree, live status.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.db = db
+    app.state.tokens = TokenStore(settings.tokens)
+    app.state.cache = RenderCache()
+    app.state.registry = build_registry(db)
+    app.state.schema_head = migrate.head_revision()
+    install_handlers(app)
+    for router in (projects.router, departments.router, cluster.router, ops.router):
+        app.include_router(router)
+    ops.add_metrics_route(app, public=settings.metrics_public)
+    return app
+
+
+def create_app_from_env() -> FastAPI:
+    """For `uvicorn --factory api.app:create_app_from_env`: settings from QUOTIENT_*."""
+    return create_app(Settings())

@@ -1,0 +1,1 @@
+"""Persistence of the REST API: SQLAlchemy models, engine and sessions, migrations."""

@@ -1,0 +1,133 @@
+"""Error responses: one body shape for every refusal, naming the field and the reason.
+
+Owns `ApiError` (what domain code raises), the response body models the OpenAPI schema
+documents, and the handlers that turn pydantic's validation errors, our own errors and
+Starlette's HTTP errors into `{"detail": [{"field": ..., "reason": ...}]}`. It must not
+decide what is valid (schemas and the store do) nor touch the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+
+class Issue(BaseModel):
+    """One problem with a request: the field it concerns (if any) and why."""
+
+    field: str | None = Field(description="Request field at fault, e.g. deserved_gpus")
+    reason: str = Field(description="What is wrong and what would be accepted")
+
+
+class ErrorBody(BaseModel):
+    detail: list[Issue]
+
+
+class ApiError(Exception):
+    """A refusal with an HTTP status; raised by routes and the store, rendered by a handler."""
+
+    def __init__(
+        self,
+        status: int,
+        reason: str,
+        *,
+        field: str | None = None,
+        issues: Sequence[Issue] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.issues = list(issues) or [Issue(field=field, reason=reason)]
+        self.headers = dict(headers or {})
+        if status == 401:
+            self.headers.setdefault("WWW-Authenticate", "Bearer")
+
+
+def invalid(field: str, reason: str) -> ApiError:
+    return ApiError(422, reason, field=field)
+
+
+def not_found(kind: str, name: str) -> ApiError:
+    return ApiError(404, f"{kind} {name!r} does not exist", field="name")
+
+
+def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries for the error codes a route may answer."""
+    texts = {
+        304: "Not modified (If-None-Match matched)",
+        401: "No bearer token, or not a valid one",
+        403: "The token's role may not do this",
+        404: "No such object",
+        409: "Conflicts with the current state (name taken, still has children)",
+        412: "If-Match does not match the object's current ETag; nothing was changed",
+        422: "Invalid request: each entry names the field and the reason",
+    }
+    out: dict[int | str, dict[str, Any]] = {}
+    for code in codes:
+        out[code] = {"description": texts[code]}
+        if code != 304:
+            out[code]["model"] = ErrorBody
+    return out
+
+
+def _field_of(loc: Sequence[int | str]) -> str:
+    parts = list(loc)
+    if parts and parts[0] in ("body", "query", "path", "header"):
+        where = parts.pop(0)
+        if where == "header" and parts:
+            return "-".join(p.capitalize() for p in str(parts[0]).split("-"))
+    if not parts:
+        return "body"
+    text = str(parts[0])
+    for part in parts[1:]:
+        text += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return text
+
+
+_REASONS = {
+    "missing": "is required",
+    "extra_forbidden": "is not a field of this object",
+}
+
+
+def issues_from_validation(errors: Sequence[Any]) -> list[Issue]:
+    out = []
+    for err in errors:
+        loc = err.get("loc", ())
+        kind = err.get("type", "")
+        reason = _REASONS.get(kind) or str(err.get("msg", "is invalid"))
+        if kind == "json_invalid":
+            reason = f"is not valid JSON: {err.get('ctx', {}).get('error', reason)}"
+            loc = ("body",)
+        out.append(Issue(field=_field_of(loc), reason=reason.removeprefix("Value error, ")))
+    return out
+
+
+def _render(status: int, issues: Sequence[Issue], headers: Mapping[str, str]) -> JSONResponse:
+    body = {"detail": [i.model_dump() for i in issues]}
+    return JSONResponse(body, status_code=status, headers=dict(headers))
+
+
+def install_handlers(app: FastAPI) -> None:
+    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ApiError)
+        return _render(exc.status, exc.issues, exc.headers)
+
+    async def on_validation(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        return _render(422, issues_from_validation(exc.errors()), {})
+
+    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        issue = Issue(field=None, reason=str(exc.detail))
+        return _render(exc.status_code, [issue], exc.headers or {})
+
+    app.add_exception_handler(ApiError, on_api_error)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)

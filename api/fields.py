@@ -1,0 +1,92 @@
+"""Field types at the API edge: DNS-1123 names, GPU decimals in, GPU numbers out.
+
+Owns how a request's GPU amount ("4", 0.5) becomes exact milli-GPUs (through
+`fairshare.resources`, never by float arithmetic), the bounds that keep every integer
+inside a database column, and how milli-GPUs are shown (4000 -> 4, 500 -> 0.5). It must
+not check cross-field or cross-object rules (the store does) nor reimplement conversion.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    PlainSerializer,
+    ValidationInfo,
+    WithJsonSchema,
+)
+from pydantic_core import PydanticCustomError
+
+from fairshare.resources import QuantityError, milli_to_decimal, to_milli
+
+MAX_GPUS = 1_000_000  # far above any cluster; keeps milli values inside a 32-bit column
+MAX_MILLI = MAX_GPUS * 1000
+INT32_MAX = 2**31 - 1
+DNS_LABEL = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
+
+
+def _dns_label(value: str) -> str:
+    if DNS_LABEL.fullmatch(value) is None:
+        raise PydanticCustomError(
+            "dns_label",
+            "must be a DNS-1123 label (lowercase letters, digits and '-', starting and "
+            "ending with a letter or digit, at most 63 characters), got {value!r}",
+            {"value": value},
+        )
+    return value
+
+
+DnsLabel = Annotated[
+    str,
+    AfterValidator(_dns_label),
+    WithJsonSchema({"type": "string", "pattern": DNS_LABEL_PATTERN, "maxLength": 63}),
+]
+
+
+def _milli(value: Any, info: ValidationInfo) -> int:
+    field = info.field_name or "gpus"
+    try:
+        milli = to_milli(value, field)
+    except QuantityError as exc:
+        raise PydanticCustomError("quantity", exc.reason) from None
+    if milli > MAX_MILLI:
+        raise PydanticCustomError("quantity", f"must be at most {MAX_GPUS}, got {value}")
+    return milli
+
+
+_DECIMAL_IN = {
+    "anyOf": [
+        {"type": "number", "minimum": 0, "maximum": MAX_GPUS},
+        {"type": "string", "pattern": r"^[0-9]{1,7}(\.[0-9]{1,3})?$"},
+    ],
+    "description": "A decimal with at most 3 decimals, as a number or a string",
+}
+
+MilliFromDecimal = Annotated[int, BeforeValidator(_milli), WithJsonSchema(_DECIMAL_IN)]
+"""A request's GPU amount (or weight) already converted to an exact integer x1000."""
+
+
+def _as_number(value: Decimal) -> int | float:
+    # A float of a decimal with <= 3 places prints back exactly (shortest repr).
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+GpuNumber = Annotated[
+    Decimal,
+    PlainSerializer(_as_number, return_type=int | float, when_used="json"),
+    WithJsonSchema({"type": "number"}),
+]
+"""A response's GPU amount, shown as a JSON number (4, 0.5)."""
+
+
+def gpus(milli: int) -> Decimal:
+    return milli_to_decimal(milli)
+
+
+def opt_gpus(milli: int | None) -> Decimal | None:
+    return None if milli is None else milli_to_decimal(milli)

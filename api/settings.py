@@ -1,0 +1,64 @@
+"""Typed settings of the REST API, read from `QUOTIENT_*` environment variables.
+
+Owns what an operator can configure (database URL, data directory, address, tokens) and
+the rule that turns raw `role:token` pairs into hashes as soon as they are read, so no
+plaintext token outlives parsing. It must not open the database or build the app
+(`api.app.create_app` does), and there is no module-level instance: callers build one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import BeforeValidator, Field, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from api.auth import TokenHash, parse_tokens
+
+
+def _tokens_from_env(value: Any) -> Any:
+    # The environment gives a string of pairs; already-parsed hashes pass through.
+    if isinstance(value, str):
+        return parse_tokens(value, source="QUOTIENT_TOKENS")
+    return value
+
+
+class Settings(BaseSettings):
+    """Everything `create_app` needs. Unset values take production-sensible defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="QUOTIENT_", extra="ignore", frozen=True)
+
+    db_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL; default: a SQLite file quotient.db under data_dir.",
+    )
+    data_dir: Path = Field(default=Path(".quotient"), description="Where the SQLite file lives.")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    tokens: Annotated[tuple[TokenHash, ...], NoDecode, BeforeValidator(_tokens_from_env)] = ()
+    tokens_file: Path | None = None
+    migrate_on_start: bool = True
+    metrics_public: bool = Field(
+        default=False, description="Serve /metrics without a token (for simple scrapers)."
+    )
+    db_pool_size: int = Field(default=10, ge=1, le=200)
+
+    @model_validator(mode="after")
+    def _merge_tokens_file(self) -> Settings:
+        if self.tokens_file is None:
+            return self
+        try:
+            text = self.tokens_file.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ValueError(f"tokens_file {self.tokens_file}: cannot read it: {exc}") from None
+        from_file = parse_tokens(text, source=str(self.tokens_file))
+        # frozen model: bypass the setter once, during validation, to merge both sources.
+        object.__setattr__(self, "tokens", (*self.tokens, *from_file))
+        return self
+
+    def database_url(self) -> str:
+        """The URL to connect to; the SQLite default lives under data_dir."""
+        if self.db_url:
+            return self.db_url
+        return f"sqlite:///{(self.data_dir / 'quotient.db').resolve()}"

@@ -1,0 +1,1 @@
+"""The store: every read and write of departments and projects, with its domain rules."""
