@@ -57,6 +57,7 @@ class _Cycle:
         self.evictions: dict[str, Eviction] = {}
         self.nominated: dict[str, tuple[str, Found]] = {}  # workload -> (project, found)
         self.reasons: dict[str, PendingReason] = {}
+        self.kept: dict[str, tuple[str, ...]] = {}  # nominations still waiting on victims
         self.reclaimed_milli = 0
 
     # -------------------------------------------------------------------- the cycle
@@ -86,15 +87,17 @@ class _Cycle:
             self.ledger.hold_foreign(usage)
         for name in sorted(self.running):
             r = self.running[name]
+            # A terminating pod still holds its room but no longer counts as its project's.
+            holder = None if r.terminating else holder_of(r)
             for a in r.assignments:
                 if a.node in self.ledger.nodes:
-                    self.ledger.hold(a, holder_of(r))
+                    self.ledger.hold(a, holder)
 
     def _enforce_run_time_limits(self) -> None:
         for name in sorted(self.running):
             r = self.running[name]
             project = self.tree.projects.get(r.workload.project)
-            if project is None:
+            if project is None or r.terminating:
                 continue
             limit = {
                 WorkloadType.INTERACTIVE: project.max_interactive_seconds,
@@ -153,15 +156,12 @@ class _Cycle:
         eligible = self._eligible(w)
         if eligible is not None and not eligible:
             return reasons.no_matching_node(self.nodes_of.why_not(w.constraints, self._pools(w)))
-        largest = max(
-            (
-                n.gpu_count
-                for n in self.ledger.nodes.values()
-                if eligible is None or n.name in eligible
-            ),
-            default=0,
-        )
-        too_big = reasons.too_big_for_every_node(w, largest)
+        sizes = [
+            n.gpu_count
+            for n in self.ledger.nodes.values()
+            if (eligible is None or n.name in eligible) and not n.unschedulable
+        ]
+        too_big = reasons.too_big_for_every_node(w, max(sizes, default=0), sum(sizes))
         return reasons.no_matching_node(too_big) if too_big else None
 
     def _capacity(self) -> int:
@@ -192,7 +192,7 @@ class _Cycle:
         """Place within fair share first; then let projects borrow what is still idle."""
         deferred: list[Workload] = []
         unplaced: list[Workload] = []
-        for w in self._queue(valid):
+        for w in self._queue(self._place_nominated(valid)):
             if self._gated(w):
                 continue
             if self.ledger.allocated(w.project) + self._need(w) > self.fair.get(w.project, 0):
@@ -203,6 +203,28 @@ class _Cycle:
             if not self._gated(w) and not self._bind(w):
                 unplaced.append(w)
         return unplaced
+
+    def _place_nominated(self, valid: Sequence[Workload]) -> list[Workload]:
+        """Place what the last cycle made room for before anyone else may take that room.
+
+        Returns the workloads left for the ordinary queue.
+        """
+        waiting_on_victims = any(r.terminating for r in self.running.values())
+        rest: list[Workload] = []
+        for w in valid:
+            nodes = self.snap.nominated.get(w.name)
+            if nodes is None:
+                rest.append(w)
+            elif self._gated(w):
+                continue
+            elif self._bind(w, nodes):
+                continue
+            elif waiting_on_victims:
+                self.kept[w.name] = nodes
+                self.reasons[w.name] = reasons.reclaiming(0, "evicted pods", "waiting for")
+            else:
+                rest.append(w)
+        return rest
 
     def _gated(self, w: Workload) -> bool:
         """Limits and the non-preemptible rule; sets the reason when they block."""
@@ -223,8 +245,13 @@ class _Cycle:
         self.reasons.pop(w.name, None)
         return False
 
-    def _bind(self, w: Workload) -> bool:
-        placed = self.placer.place(w, self._eligible(w), Holder(w.project, not w.is_preemptible))
+    def _bind(self, w: Workload, prefer: Sequence[str] = ()) -> bool:
+        holder = Holder(w.project, not w.is_preemptible)
+        eligible = self._eligible(w)
+        placed = None
+        if len(prefer) == 1 and prefer[0] in self.ledger.nodes:
+            placed = self.placer.place(w, eligible, holder, only_node=prefer[0])
+        placed = placed or self.placer.place(w, eligible, holder)
         if placed is None:
             return False
         self.bindings.extend(Binding(w.name, w.project, a) for a in placed)
@@ -240,7 +267,10 @@ class _Cycle:
         return [
             r
             for name, r in sorted(self.running.items())
-            if name not in self.evictions and r.workload.is_preemptible and r.started_at <= floor
+            if name not in self.evictions
+            and r.workload.is_preemptible
+            and not r.terminating
+            and r.started_at <= floor
         ]
 
     def _excess(self, project: str) -> int:
@@ -338,13 +368,20 @@ class _Cycle:
             pending={k: self.reasons[k] for k in sorted(self.reasons)},
             projects=summaries,
             capacity_milli=capacity,
+            nominated=self._nominations(),
         )
+
+    def _nominations(self) -> dict[str, tuple[str, ...]]:
+        out = dict(self.kept)
+        for name, (_, found) in self.nominated.items():
+            out[name] = tuple(sorted({a.node for a in found.placement}))
+        return {k: out[k] for k in sorted(out)}
 
     def _summary(self, project: str, bound: set[str], nominated: int) -> ProjectSummary:
         running = sum(
             1
             for n, r in self.running.items()
-            if r.workload.project == project and n not in self.evictions
+            if r.workload.project == project and n not in self.evictions and not r.terminating
         ) + len({b.workload for b in self.bindings if b.project == project})
         requeued = sum(
             1

@@ -203,6 +203,7 @@ class RunningWorkload:
     workload: Workload
     assignments: tuple[PodAssignment, ...]
     started_at: int  # seconds
+    terminating: bool = False  # evicted or deleted, still holding its resources
 
     @property
     def gpu_milli(self) -> int:
@@ -230,6 +231,9 @@ class Snapshot:
     pending: tuple[Workload, ...] = ()
     foreign: tuple[ForeignUsage, ...] = ()
     now: int = 0
+    # Workloads the previous cycle made room for (workload -> nodes), placed first so the
+    # room is not taken by someone else while the victims terminate.
+    nominated: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 # ----------------------------------------------------------------------------- plan
@@ -275,6 +279,7 @@ class CyclePlan:
     pending: Mapping[str, PendingReason] = field(default_factory=dict)  # workload -> reason
     projects: Mapping[str, ProjectSummary] = field(default_factory=dict)
     capacity_milli: int = 0
+    nominated: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # for next cycle
 
     @property
     def allocated_milli(self) -> int:

@@ -98,11 +98,14 @@ def _largest_shared(ledger: Ledger, eligible: frozenset[str] | None) -> tuple[in
     return None
 
 
-def too_big_for_every_node(w: Workload, largest_node_gpus: int) -> str | None:
-    """Why the workload can never fit the biggest node, or None."""
+def too_big_for_every_node(w: Workload, largest_node_gpus: int, total_gpus: int) -> str | None:
+    """Why the workload can never fit the eligible nodes even when empty, or None."""
     for pod in w.pods:
         if pod.gpu.whole > largest_node_gpus:
             return f"a pod needs {pod.gpu.whole} GPUs and the largest node has {largest_node_gpus}"
         if pod.gpu.fraction_milli >= WHOLE:
             return "a fraction must be below 1 GPU"
+    whole = sum(p.gpu.whole for p in w.pods)
+    if whole > total_gpus:
+        return f"the gang needs {whole} GPUs and the nodes it may use have {total_gpus} in all"
     return None

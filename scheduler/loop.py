@@ -32,12 +32,15 @@ class SchedulingLoop:
     policy: Policy = field(default_factory=Policy)
     observers: Sequence[CycleObserver] = ()
     assumed: AssumeCache = field(default_factory=AssumeCache)
+    nominated: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     def run_cycle(self) -> CycleReport:
         now = self.clock.now()
         state = self.assumed.overlay(self.cluster.cluster_state(), now)
-        snapshot = state.with_quota(self.quotas.quota_tree(), now)
+        snapshot = state.with_quota(self.quotas.quota_tree(), now, self.nominated)
         plan = decide(snapshot, self.policy)
+        # Nominations carry the room a reclaim made over to the next cycle.
+        self.nominated = dict(plan.nominated)
         result = self.executor.execute(plan)
         self.assumed.assume(result.bound, now)
         report = CycleReport(at=now, plan=plan, result=result)

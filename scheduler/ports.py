@@ -34,7 +34,9 @@ class ClusterState:
     pending: tuple[Workload, ...] = ()
     foreign: tuple[ForeignUsage, ...] = ()
 
-    def with_quota(self, quota: QuotaTree, now: int) -> Snapshot:
+    def with_quota(
+        self, quota: QuotaTree, now: int, nominated: Mapping[str, tuple[str, ...]] | None = None
+    ) -> Snapshot:
         return Snapshot(
             nodes=self.nodes,
             quota=quota,
@@ -42,6 +44,7 @@ class ClusterState:
             pending=self.pending,
             foreign=self.foreign,
             now=now,
+            nominated=dict(nominated or {}),
         )
 
 

@@ -1,0 +1,331 @@
+"""One scheduling cycle (DESIGN §1.2), case by case.
+
+Each case is a sentence: the cluster, the quota tree and the workloads it starts from, and
+what the plan must say.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from fairshare.decide import decide
+from fairshare.model import (
+    Constraints,
+    CyclePlan,
+    ForeignUsage,
+    NodeSelectorRequirement,
+    NodeSelectorTerm,
+    Policy,
+    ReasonCode,
+    RunningWorkload,
+    Snapshot,
+    Taint,
+    Toleration,
+    Workload,
+)
+from tests.builders import node, nodes, project, snapshot, tree, workload
+
+
+@dataclass
+class Case:
+    snap: Snapshot
+    policy: Policy = field(default_factory=Policy)
+    placed_on: dict[str, str] = field(default_factory=dict)  # workload -> node
+    pending: dict[str, tuple[ReasonCode, str]] = field(default_factory=dict)  # code, in message
+    evicted: dict[str, ReasonCode] = field(default_factory=dict)
+
+
+def run(r: Workload, on: str, at: int = 0, gpus: tuple[int, ...] | None = None) -> RunningWorkload:
+    """A running workload whose pods sit on one node (whole GPUs from index 0, or `gpus`)."""
+    from fairshare.model import PodAssignment
+
+    out, nxt = [], 0
+    for p in r.pods:
+        if p.gpu.is_fractional:
+            idx: tuple[int, ...] = gpus or (0,)
+            milli = p.gpu.fraction_milli
+        else:
+            idx = gpus or tuple(range(nxt, nxt + p.gpu.whole))
+            nxt += p.gpu.whole
+            milli = p.gpu.whole * 1000
+        out.append(PodAssignment(p.name, on, idx, milli, None, p.cpu_milli, p.memory_bytes))
+    return RunningWorkload(r, tuple(out), at)
+
+
+two_dgx = nodes("dgx1", 2)
+one = (node("n1", 8),)
+ab = tree(project("a", 4), project("b", 4))
+
+CASES = [
+    pytest.param(
+        Case(
+            snapshot([node("big", 8), node("small", 4)], ab, pending=[workload("w", "a", 2)]),
+            placed_on={"w": "small"},
+        ),
+        id="binpack puts a pod on the node with the fewest idle GPUs that still fits",
+    ),
+    pytest.param(
+        Case(
+            snapshot([node("big", 8), node("small", 4)], ab, pending=[workload("w", "a", 2)]),
+            policy=Policy(placement="spread"),
+            placed_on={"w": "big"},
+        ),
+        id="spread puts a pod on the node with the most idle GPUs",
+    ),
+    pytest.param(
+        Case(
+            snapshot(two_dgx, ab, pending=[workload("g", "a", 5, pods=3)]),
+            pending={"g": (ReasonCode.UNSCHEDULABLE, "needs 3 pods of 5 GPUs on one node")},
+        ),
+        id="a gang that does not fit whole places no pod at all",
+    ),
+    pytest.param(
+        Case(
+            snapshot(one, ab, pending=[workload("g", "a", 4, pods=3)]),
+            pending={"g": (ReasonCode.NO_MATCHING_NODE, "the gang needs 12 GPUs and the nodes")},
+        ),
+        id="a gang larger than every node it may use together can never start",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                two_dgx,
+                tree(project("a", 2, limit=4)),
+                pending=[workload("w1", "a", 4, submit=1), workload("w2", "a", 1, submit=2)],
+            ),
+            placed_on={"w1": "dgx1-1"},
+            pending={"w2": (ReasonCode.OVER_LIMIT, "project a is at its limit of 4 GPUs")},
+        ),
+        id="limit_gpus is never exceeded, even with idle GPUs",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                two_dgx, tree(project("a", 1)), pending=[workload("j", "a", 2, type="interactive")]
+            ),
+            pending={"j": (ReasonCode.OVER_DESERVED, "non-preemptible: would exceed deserved 1")},
+        ),
+        id="non-preemptible work stays within the deserved quota",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                two_dgx,
+                tree(project("a", 1)),
+                pending=[workload("t", "a", 2, type="interactive", preemptible=True)],
+            ),
+            placed_on={"t": "dgx1-1"},
+        ),
+        id="an interactive workload marked preemptible may borrow",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                one,
+                tree(project("a", 0)),
+                pending=[
+                    workload("w", "a", 2, constraints=Constraints(node_selector={"gpu": "a100"}))
+                ],
+            ),
+            pending={"w": (ReasonCode.NO_MATCHING_NODE, "nodeSelector gpu=a100")},
+        ),
+        id="a nodeSelector no node matches is reported as such",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                [node("t", 8, taints=[Taint("dedicated", "infer")])],
+                tree(project("a", 8)),
+                pending=[
+                    workload("w", "a", 1),
+                    workload(
+                        "ok",
+                        "a",
+                        1,
+                        constraints=Constraints(
+                            tolerations=(Toleration("dedicated", "Equal", "infer"),)
+                        ),
+                    ),
+                ],
+            ),
+            placed_on={"ok": "t"},
+            pending={"w": (ReasonCode.NO_MATCHING_NODE, "taint dedicated=infer:NoSchedule")},
+        ),
+        id="taints keep out pods without a matching toleration",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                [node("x", 8, labels={"zone": "1"}), node("y", 8, labels={"zone": "2"})],
+                tree(project("a", 8)),
+                pending=[
+                    workload(
+                        "w",
+                        "a",
+                        1,
+                        constraints=Constraints(
+                            required_terms=(
+                                NodeSelectorTerm((NodeSelectorRequirement("zone", "In", ("2",)),)),
+                            )
+                        ),
+                    )
+                ],
+            ),
+            placed_on={"w": "y"},
+        ),
+        id="required node affinity is honoured",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                [node("x", 8, labels={"quotient.io/node-pool": "a100"}), node("y", 8)],
+                tree(project("a", 8, pools=("a100",))),
+                pending=[workload("w", "a", 1)],
+            ),
+            placed_on={"w": "x"},
+        ),
+        id="a project's node pools restrict where its workloads run",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                [node("x", 8, unschedulable=True), node("y", 8)],
+                tree(project("a", 8)),
+                pending=[workload("w", "a", 1)],
+            ),
+            placed_on={"w": "y"},
+        ),
+        id="a cordoned node takes no new pods",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                [node("x", 8, cpu=4000), node("y", 8)],
+                tree(project("a", 8)),
+                pending=[workload("w", "a", 1, cpu=8000)],
+            ),
+            placed_on={"w": "y"},
+        ),
+        id="CPU requests are honoured like the default scheduler",
+    ),
+    pytest.param(
+        Case(
+            snapshot(one, ab, pending=[workload("w", "ghost", 1)]),
+            pending={"w": (ReasonCode.PROJECT_NOT_FOUND, "project 'ghost' does not exist")},
+        ),
+        id="a workload of an unknown project waits with ProjectNotFound",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                one,
+                ab,
+                pending=[
+                    workload("w", "a", 1, invalid="asks for both gpu-fraction and nvidia.com/gpu")
+                ],
+            ),
+            pending={"w": (ReasonCode.INVALID_REQUEST, "both gpu-fraction and nvidia.com/gpu")},
+        ),
+        id="a contradictory request waits with InvalidRequest, never a guess",
+    ),
+    pytest.param(
+        Case(
+            snapshot(one, ab, pending=[workload("w", "a", 9)]),
+            pending={"w": (ReasonCode.NO_MATCHING_NODE, "needs 9 GPUs and the largest node has 8")},
+        ),
+        id="a pod bigger than every node says so",
+    ),
+    pytest.param(
+        Case(
+            Snapshot(one, ab, (), (workload("w", "a", 4),), (ForeignUsage("n1", gpus=6),), 0),
+            pending={"w": (ReasonCode.OVER_FAIR_SHARE, "its fair share is 2")},
+        ),
+        id="GPUs held by other schedulers' pods count as used",
+    ),
+    pytest.param(
+        Case(
+            snapshot(one, ab, pending=[workload("m", "a", memory_mib=8192)]),
+            placed_on={"m": "n1"},
+        ),
+        id="a GPU-memory request becomes a fraction of the chosen GPU",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                one,
+                tree(project("a", 4, max_training=3600)),
+                running=[run(workload("old", "a", 2), "n1", at=0)],
+                now=4000,
+            ),
+            evicted={"old": ReasonCode.RUN_TIME_LIMIT_EXCEEDED},
+        ),
+        id="a workload past its run-time limit is evicted",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                one,
+                tree(project("a", 8)),
+                running=[run(workload("low", "a", 8, priority=0), "n1")],
+                pending=[workload("high", "a", 4, priority=10)],
+                now=100,
+            ),
+            evicted={"low": ReasonCode.PREEMPTED},
+            pending={"high": (ReasonCode.RECLAIMING, "preempting 1 workload(s) of a")},
+        ),
+        id="higher priority preempts lower priority inside a project",
+    ),
+    pytest.param(
+        Case(
+            snapshot(
+                one,
+                tree(project("a", 8)),
+                running=[run(workload("low", "a", 8, type="interactive"), "n1")],
+                pending=[workload("high", "a", 4, priority=10)],
+                now=100,
+            ),
+            pending={
+                "high": (ReasonCode.OVER_FAIR_SHARE, "a holds 8 GPUs and its fair share is 8")
+            },
+        ),
+        id="non-preemptible work is never a victim",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_cycle(case: Case) -> None:
+    plan = decide(case.snap, case.policy)
+    placed = {b.workload: b.assignment.node for b in plan.bindings}
+    assert {k: placed.get(k) for k in case.placed_on} == case.placed_on
+    for name, (code, text) in case.pending.items():
+        assert name in plan.pending, f"{name} should be pending; plan: {plan.pending}"
+        assert plan.pending[name].code == code, plan.pending[name]
+        assert text in plan.pending[name].message
+    assert {e.workload: e.reason for e in plan.evictions} == case.evicted
+    _every_waiting_workload_has_one_reason(case.snap, plan)
+
+
+def _every_waiting_workload_has_one_reason(snap: Snapshot, plan: CyclePlan) -> None:
+    bound = {b.workload for b in plan.bindings}
+    waiting = {w.name for w in snap.pending} - bound
+    assert set(plan.pending) == waiting
+    assert all(r.message for r in plan.pending.values())
+
+
+def test_gpu_memory_request_is_sized_against_the_gpu_and_told_its_limit() -> None:
+    plan = decide(
+        snapshot(
+            (node("n1", 1, memory_mib=16384),), ab, pending=[workload("m", "a", memory_mib=4096)]
+        )
+    )
+    (b,) = plan.bindings
+    assert b.assignment.gpu_milli == 250 and b.assignment.gpu_memory_limit_mib == 4096
+
+
+def test_half_a_v100_is_told_16384_mib() -> None:
+    plan = decide(snapshot(one, ab, pending=[workload("f", "a", fraction="0.5")]))
+    (b,) = plan.bindings
+    assert (b.assignment.gpu_milli, b.assignment.gpu_memory_limit_mib) == (500, 16384)
