@@ -40,7 +40,9 @@ def _entry(section: str, index: int, name: str | None = None, field: str = "") -
 
 
 def node_names(spec: NodeSpec) -> list[str]:
-    return [spec.name] if spec.count == 1 else [f"{spec.name}-{i}" for i in range(1, spec.count + 1)]
+    return (
+        [spec.name] if spec.count == 1 else [f"{spec.name}-{i}" for i in range(1, spec.count + 1)]
+    )
 
 
 def pod_names(w: WorkloadSpec) -> list[str]:
@@ -91,13 +93,12 @@ def _unique_names(s: Scenario) -> Iterator[Problem]:
 
 def _quota_refs(s: Scenario) -> Iterator[Problem]:
     departments = {d.name for d in s.departments}
-    pools = sorted(
-        {n.labels.get(POOL_LABEL, DEFAULT_POOL) for n in s.cluster.nodes}
-    )
+    pools = sorted({n.labels.get(POOL_LABEL, DEFAULT_POOL) for n in s.cluster.nodes})
     for i, d in enumerate(s.departments):
         if d.parent is not None and d.parent not in departments:
             yield Problem(
-                _entry("departments", i, d.name, "parent"), _missing("department", d.parent, departments)
+                _entry("departments", i, d.name, "parent"),
+                _missing("department", d.parent, departments),
             )
         yield from _limit_below_deserved("departments", i, d.name, d.limit_gpus, d.deserved_gpus)
     for i, p in enumerate(s.projects):
@@ -138,7 +139,9 @@ def _workloads(s: Scenario) -> Iterator[Problem]:
     projects = {p.name for p in s.projects}
     for i, w in enumerate(s.workloads):
         if w.project not in projects:
-            yield Problem(_entry("workloads", i, w.name, "project"), _missing("project", w.project, projects))
+            yield Problem(
+                _entry("workloads", i, w.name, "project"), _missing("project", w.project, projects)
+            )
         asks = [f for f in GPU_FIELDS if getattr(w, f) is not None]
         if len(asks) != 1:
             got = " and ".join(asks) if asks else "none"
@@ -229,9 +232,7 @@ def _describe(w: WorkloadSpec) -> str:
 def _describe_node(n: NodeSpec) -> str:
     cpu = "undeclared" if n.cpu is None else f"{Decimal(n.cpu) / 1000}"
     memory = "undeclared" if n.memory is None else f"{n.memory} bytes"
-    return (
-        f"{n.name}: {n.gpus} GPUs of {n.gpu_memory_mib} MiB, {cpu} CPU, memory {memory}"
-    )
+    return f"{n.name}: {n.gpus} GPUs of {n.gpu_memory_mib} MiB, {cpu} CPU, memory {memory}"
 
 
 # ----------------------------------------------------------------------- expectations

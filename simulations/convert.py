@@ -9,7 +9,7 @@ a real cluster. It must not validate relations (checks.py did) nor run anything.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 
 from fairshare.model import (
@@ -54,7 +54,7 @@ class SimulationInput:
     nodes: tuple[Node, ...]
     quota: QuotaTree
     workloads: tuple[TimedWorkload, ...]
-    policy: Policy = Policy()
+    policy: Policy = field(default_factory=Policy)
     cycle_seconds: int = 10
     seed: int | None = None
     expectations: tuple[Expectation, ...] = ()

@@ -116,8 +116,11 @@ def _workload_checks(name: str, we: WorkloadExpect, view: ClusterView) -> Iterat
         yield f"{prefix}.node", we.node, w.node, we.node == w.node
     if we.gpu_memory_limit_mib is not None:
         limit = w.gpu_memory_limit_mib
-        yield f"{prefix}.gpu_memory_limit_mib", we.gpu_memory_limit_mib, limit, (
-            limit == we.gpu_memory_limit_mib
+        yield (
+            f"{prefix}.gpu_memory_limit_mib",
+            we.gpu_memory_limit_mib,
+            limit,
+            (limit == we.gpu_memory_limit_mib),
         )
     if we.gpu_load_at_most is not None:
         most = gpus_to_milli(we.gpu_load_at_most)
@@ -156,8 +159,8 @@ def check_window(index: int, e: Expectation, log: Sequence[EvictionRecord]) -> l
         made.append((f"evictions_by_type.{kind.value}", want, got, want == got))
     names = sorted({r.workload for r in seen})
     if e.evicted:
-        want, hit = sorted(set(e.evicted)), sorted(set(e.evicted) & set(names))
-        made.append(("evicted", want, hit, want == hit))
+        listed, hit = sorted(set(e.evicted)), sorted(set(e.evicted) & set(names))
+        made.append(("evicted", listed, hit, listed == hit))
     if e.not_evicted:
         hit = sorted(set(e.not_evicted) & set(names))
         made.append(("not_evicted", [], hit, not hit))

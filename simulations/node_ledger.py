@@ -46,9 +46,9 @@ class NodeLedger:
         """Milli-GPUs held per GPU, per node (sorted by node name)."""
         return {name: tuple(self._use[name].gpus) for name in sorted(self._use)}
 
-    def admit(self, placed: Sequence[Placed], constraints: Constraints, pools: Sequence[str]) -> (
-        str | None
-    ):
+    def admit(
+        self, placed: Sequence[Placed], constraints: Constraints, pools: Sequence[str]
+    ) -> str | None:
         """None if every pod may be bound as given, all together; else why not."""
         trial = {name: use.copy() for name, use in self._use.items()}
         for pod, a in placed:

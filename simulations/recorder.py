@@ -131,7 +131,7 @@ class Recorder:
             self._refused_now[pods.get(pod, pod)] = error
 
     def sample(self, at: int) -> None:
-        allocated = {name: 0 for name in sorted(self.quota.projects)}
+        allocated = dict.fromkeys(sorted(self.quota.projects), 0)
         for r in self.cluster.records().values():
             if r.state == State.RUNNING:
                 allocated[r.workload.project] = allocated.get(r.workload.project, 0) + r.gpu_milli
@@ -186,7 +186,9 @@ class Recorder:
     def _reason(self, r: WorkloadRecord) -> Reason | None:
         name = r.workload.name
         if name in self._refused_now:
-            return Reason(BINDING_REFUSED, f"the cluster refused the binding: {self._refused_now[name]}")
+            return Reason(
+                BINDING_REFUSED, f"the cluster refused the binding: {self._refused_now[name]}"
+            )
         plan = self.last_plan.pending.get(name) if self.last_plan else None
         if plan is not None:
             return Reason(plan.code.value, plan.message)

@@ -152,7 +152,9 @@ def _workload(w: WorkloadView) -> Json:
         "node": w.node,
         "gpus": milli_to_float(w.gpu_milli),
         "gpu_memory_limit_mib": w.gpu_memory_limit_mib,
-        "reason": None if w.reason is None else {"code": w.reason.code, "message": w.reason.message},
+        "reason": None
+        if w.reason is None
+        else {"code": w.reason.code, "message": w.reason.message},
         "submit_at": w.submit_at,
         "started_at": w.started_at,
         "ended_at": w.ended_at,
