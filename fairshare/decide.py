@@ -156,12 +156,8 @@ class _Cycle:
         eligible = self._eligible(w)
         if eligible is not None and not eligible:
             return reasons.no_matching_node(self.nodes_of.why_not(w.constraints, self._pools(w)))
-        sizes = [
-            n.gpu_count
-            for n in self.ledger.nodes.values()
-            if (eligible is None or n.name in eligible) and not n.unschedulable
-        ]
-        too_big = reasons.too_big_for_every_node(w, max(sizes, default=0), sum(sizes))
+        largest, total = self.nodes_of.gpu_sizes(w.constraints, self._pools(w))
+        too_big = reasons.too_big_for_every_node(w, largest, total)
         return reasons.no_matching_node(too_big) if too_big else None
 
     def _capacity(self) -> int:
@@ -215,9 +211,7 @@ class _Cycle:
             nodes = self.snap.nominated.get(w.name)
             if nodes is None:
                 rest.append(w)
-            elif self._gated(w):
-                continue
-            elif self._bind(w, nodes):
+            elif self._gated(w) or self._bind(w, nodes):
                 continue
             elif waiting_on_victims:
                 self.kept[w.name] = nodes
@@ -284,7 +278,11 @@ class _Cycle:
     def _reclaim(self, w: Workload) -> bool:
         after = self._excess(w.project) + self._need(w)
         pool = [r for r in self._victim_pool() if r.workload.project != w.project]
-        # Only projects strictly more over their fair share than w's project would be.
+        # Victims come only from projects over their fair share, and strictly more over it
+        # than w's project would be after the move. Taking from a project at or below its
+        # share can invert the order when victims free more than w uses (CPU-bound or
+        # fragmented nodes) and the two projects then reclaim from each other for ever.
+        after = max(after, 0)
         levels = sorted(
             {e for r in pool if (e := self._excess(r.workload.project)) > after}, reverse=True
         )

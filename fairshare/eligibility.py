@@ -91,6 +91,7 @@ class EligibilityCache:
 
     nodes: Sequence[Node]
     _cache: dict[tuple[object, ...], frozenset[str] | None] = field(default_factory=dict)
+    _sizes: dict[tuple[object, ...], tuple[int, int]] = field(default_factory=dict)
 
     def eligible(self, constraints: Constraints, pools: Sequence[str]) -> frozenset[str] | None:
         key = (constraints.key(), tuple(pools))
@@ -100,6 +101,19 @@ class EligibilityCache:
             )
             self._cache[key] = None if len(names) == len(self.nodes) else names
         return self._cache[key]
+
+    def gpu_sizes(self, constraints: Constraints, pools: Sequence[str]) -> tuple[int, int]:
+        """(largest node, all nodes) GPU counts among the schedulable eligible nodes."""
+        key = ("sizes", constraints.key(), tuple(pools))
+        if key not in self._sizes:
+            eligible = self.eligible(constraints, pools)
+            sizes = [
+                n.gpu_count
+                for n in self.nodes
+                if not n.unschedulable and (eligible is None or n.name in eligible)
+            ]
+            self._sizes[key] = (max(sizes, default=0), sum(sizes))
+        return self._sizes[key]
 
     def why_not(self, constraints: Constraints, pools: Sequence[str]) -> str:
         """A summary of what excludes the nodes, most common cause first."""

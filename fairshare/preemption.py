@@ -2,10 +2,11 @@
 
 Owns the victim search (Kueue's GetTargets habit: find targets here, issue nothing) and
 the rules that make it safe:
-- reclaim: R may take from V only if R's excess over its fair share after the move is
-  strictly less than V's excess before it. Every reclaim then strictly lowers the sorted
-  vector of excesses, so reclaims cannot loop (no ping-pong) and they go on until shares
-  are as fair as whole pods allow. Victims come from the most-over projects first.
+- reclaim: R may take from V only if V is over its fair share and R's excess over its
+  fair share after the move is strictly less than V's excess before it. Every reclaim
+  then strictly lowers the sorted vector of excesses, so reclaims cannot loop (no
+  ping-pong) and they go on until shares are as fair as whole pods allow. Victims come
+  from the most-over projects first.
 - preempt: a workload may evict strictly lower-priority preemptible work of its own
   project, without growing the project past its fair share by doing so.
 Victims: the fewest workloads (a gang is evicted whole) that make the pending one fit,
