@@ -98,7 +98,7 @@ def check_plan(snap: Snapshot, plan: CyclePlan, policy: Policy) -> None:
     assert sum(p.allocated_milli for p in plan.projects.values()) <= plan.capacity_milli
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(worlds())
 def test_every_cycle_keeps_the_invariants_and_settles(
     world: tuple[Snapshot, list[Workload], Policy],
