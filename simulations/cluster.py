@@ -3,7 +3,8 @@
 Owns the lifecycle of every simulated workload (waiting to be submitted, pending, running,
 finished, deleted), what the loop reads (`cluster_state`) and what it asks for (`execute`):
 a gang binds whole in one plan or not at all, an eviction puts a workload back to pending
-(same submit time; its run time starts over), and every binding is double-checked against
+(same submit time; its run time starts over) except one for exceeding a run-time limit,
+which stops it for good (state finished), and every binding is double-checked against
 the nodes' own usage, so an over-commit by the core is refused as a failed binding, never
 accepted silently. It keeps the eviction log. It must not decide anything (the core does)
 nor schedule events (the runner does).
@@ -178,6 +179,13 @@ class InMemoryCluster:
                 gpu_milli=record.gpu_milli,
             )
         )
+        if eviction.reason == ReasonCode.RUN_TIME_LIMIT_EXCEEDED:
+            # Stopped for good, as the core counts it: a run-time limit does not requeue.
+            self._records[eviction.workload] = replace(
+                record, state=State.FINISHED, assignments=(), ended_at=self.clock.now(),
+                evictions=record.evictions + 1,
+            )  # fmt: skip
+            return None
         # A gang is evicted whole; it waits again with its original submit time.
         self._records[eviction.workload] = replace(
             record, state=State.PENDING, assignments=(), started_at=None,

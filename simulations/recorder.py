@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from fairshare.model import CyclePlan, GpuRequest, PodAssignment, WorkloadType
+from fairshare.model import CyclePlan, GpuRequest, PodAssignment, ReasonCode, WorkloadType
 from fairshare.quota_tree import QuotaTree
 from scheduler.ports import CycleReport
 from simulations.cluster import InMemoryCluster, State, WorkloadRecord
@@ -180,11 +180,16 @@ class Recorder:
             ended_at=r.ended_at,
             evictions=r.evictions,
             assignments=r.assignments,
-            reason=self._reason(r) if r.state == State.PENDING else None,
+            reason=self._reason(r) if r.state in (State.PENDING, State.FINISHED) else None,
         )
 
     def _reason(self, r: WorkloadRecord) -> Reason | None:
+        """Why it waits; for a finished workload, only a run-time limit that stopped it."""
         name = r.workload.name
+        mine = [e for e in self.cluster.evictions if e.workload == name]
+        if r.state == State.FINISHED:
+            stopped = mine and mine[-1].reason == ReasonCode.RUN_TIME_LIMIT_EXCEEDED
+            return Reason(mine[-1].reason.value, mine[-1].message) if stopped else None
         if name in self._refused_now:
             return Reason(
                 BINDING_REFUSED, f"the cluster refused the binding: {self._refused_now[name]}"
@@ -192,14 +197,15 @@ class Recorder:
         plan = self.last_plan.pending.get(name) if self.last_plan else None
         if plan is not None:
             return Reason(plan.code.value, plan.message)
-        mine = [e for e in self.cluster.evictions if e.workload == name]
         return Reason(mine[-1].reason.value, mine[-1].message) if mine else None
 
 
 def utilization(timeline: Sequence[TimelinePoint], capacity_milli: int, until: int) -> float:
-    """Time-averaged allocated / capacity over [0, until]."""
-    if capacity_milli <= 0 or until <= 0:
+    """Time-averaged allocated / capacity over [0, until] (at the instant, when until is 0)."""
+    if capacity_milli <= 0 or not timeline:
         return 0.0
+    if until <= 0:
+        return round(timeline[-1].total_milli / capacity_milli, 6)
     area = 0
     for point, nxt in zip(timeline, [*timeline[1:], None], strict=True):
         end = until if nxt is None else min(nxt.at, until)

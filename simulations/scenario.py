@@ -345,6 +345,6 @@ class Scenario(_Strict):
     departments: list[DepartmentSpec] = Field(default_factory=list)
     projects: Annotated[list[ProjectSpec], Field(min_length=1)]
     workloads: list[WorkloadSpec] = Field(default_factory=list)
-    until: PositiveSeconds
+    until: Seconds  # the run covers [0, until]; 0 runs just the first instant
     policy: PolicySpec = Field(default_factory=PolicySpec)
     expect: list[Expectation] = Field(default_factory=list)
