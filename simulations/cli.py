@@ -46,7 +46,7 @@ def simulate_command(
         raise typer.Exit(EXIT_BAD_SCENARIO) from None
     out, err = Console(), Console(stderr=True)
     long_run = is_long(sim.until, sim.cycle_seconds, len(sim.workloads))
-    with progress_bar(err, long_run) as progress:
+    with progress_bar(err, long_run, sim.until) as progress:
         result = simulate(sim, progress)
     print_summary(result, out)
     if json_file is not None:

@@ -158,7 +158,7 @@ def is_long(until: int, cycle_seconds: int, workloads: int) -> bool:
 
 
 @contextmanager
-def progress_bar(console: Console, enabled: bool) -> Iterator[ProgressCallback | None]:
+def progress_bar(console: Console, enabled: bool, until: int) -> Iterator[ProgressCallback | None]:
     """A callback that moves a bar over simulated time; None when there is nothing to show."""
     if not enabled or not console.is_terminal:
         yield None
@@ -170,7 +170,7 @@ def progress_bar(console: Console, enabled: bool) -> Iterator[ProgressCallback |
         TimeRemainingColumn(),
     )
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("simulate", total=None)
+        task = bar.add_task("simulate", total=until)
 
         def advance(now: int, until: int) -> None:
             bar.update(task, completed=now, total=until)
