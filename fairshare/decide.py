@@ -180,6 +180,17 @@ class _Cycle:
         demand = {p: self.ledger.allocated(p) for p in self.tree.projects}
         for w in valid:
             demand[w.project] += self._need(w)
+        # A project confined to some node pools can never use more than those pools hold,
+        # so its share must not be sized (and others' shrunk) beyond that.
+        for name, project in self.tree.projects.items():
+            if project.node_pools:
+                pools = set(project.node_pools)
+                room = sum(
+                    n.gpu_count * WHOLE
+                    for n in self.ledger.nodes.values()
+                    if n.pool in pools and not n.unschedulable
+                )
+                demand[name] = min(demand[name], room)
         return demand
 
     # ------------------------------------------------------------------ allocation
@@ -276,20 +287,32 @@ class _Cycle:
         )
 
     def _reclaim(self, w: Workload) -> bool:
-        after = self._excess(w.project) + self._need(w)
+        """Take room from projects over their fair share, if the move makes shares fairer.
+
+        Three rules, each found necessary by the cycle property tests:
+        - victims' projects are over their fair share (taking from one at or below it lets
+          two projects reclaim from each other when victims free more than w uses);
+        - each is strictly more over it than w's project will be (DESIGN §1.2 step 4);
+        - after the move each is still at least as far over as w's project (no inversion:
+          a gang that must evict more than it uses cannot push the victim below it, which
+          would let the victim reclaim back and borrow the leftover, for ever).
+        """
+        after = max(self._excess(w.project) + self._need(w), 0)
         pool = [r for r in self._victim_pool() if r.workload.project != w.project]
-        # Victims come only from projects over their fair share, and strictly more over it
-        # than w's project would be after the move. Taking from a project at or below its
-        # share can invert the order when victims free more than w uses (CPU-bound or
-        # fragmented nodes) and the two projects then reclaim from each other for ever.
-        after = max(after, 0)
         levels = sorted(
             {e for r in pool if (e := self._excess(r.workload.project)) > after}, reverse=True
         )
         holder = Holder(w.project, not w.is_preemptible)
+
+        def fair_move(found: Found) -> bool:
+            # The ledger now shows the move made: victims released, w held.
+            mover = self._excess(w.project)
+            owners = {v.workload.project for v in found.victims}
+            return self._within_budget(found) and all(self._excess(o) >= mover for o in owners)
+
         for level in levels:
             candidates = [r for r in pool if self._excess(r.workload.project) >= level]
-            found = self.search.find(w, self._eligible(w), holder, candidates, self._within_budget)
+            found = self.search.find(w, self._eligible(w), holder, candidates, fair_move)
             if found is not None:
                 self._nominate(w, found, ReasonCode.RECLAIMED, "reclaiming")
                 return True

@@ -141,3 +141,17 @@ def test_victims_are_the_lowest_priority_then_the_most_recently_started() -> Non
     plan = decide(snap)
     (victim,) = plan.evictions
     assert victim.workload in {"new-low", "another"}  # lowest priority, most recently started
+
+
+def test_a_project_confined_to_a_small_pool_leaves_the_rest_to_others() -> None:
+    small, big = {"quotient.io/node-pool": "a100"}, {"quotient.io/node-pool": "v100"}
+    cluster = (*nodes("a100", 1, gpus=2, labels=small), *nodes("v100", 1, gpus=8, labels=big))
+    t = tree(project("a", 5, pools=("a100",)), project("b", 5, pools=("v100",)))
+    pending = [workload(f"a{i}", "a", 1) for i in range(6)] + [
+        workload(f"b{i}", "b", 1) for i in range(8)
+    ]
+    snap, plans = settle(snapshot(cluster, t, pending=pending))
+    # a's share is what its pool holds, so b's is not shrunk by GPUs a could never use.
+    assert plans[0].projects["a"].fair_share_milli == 2000
+    assert plans[0].projects["b"].fair_share_milli == 8000
+    assert held(snap) == {"a": 2, "b": 8}

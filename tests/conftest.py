@@ -1,0 +1,12 @@
+"""Test-wide settings: hypothesis runs derandomized in CI so a red build is reproducible;
+locally each run explores new examples (and replays saved failures first)."""
+
+from __future__ import annotations
+
+import os
+
+from hypothesis import settings
+
+settings.register_profile("ci", derandomize=True, print_blob=True)
+settings.register_profile("dev", print_blob=True)
+settings.load_profile("ci" if os.environ.get("CI") else "dev")
