@@ -45,29 +45,40 @@ def test_a_run_time_limit_stops_the_workload_just_after_it_is_passed() -> None:
     ]
 
 
+def borrowing(b2_duration: int | None = None, a_duration: int | None = None, **top: Any) -> Doc:
+    """team-b borrows 2 GPUs beyond its deserved 2 (b-2 starts last); at t=10 team-a asks for
+    its deserved 2, so exactly one 2-GPU workload of team-b is reclaimed."""
+    return small(
+        wl("b-1", "team-b", gpus=2),
+        wl("b-2", "team-b", gpus=2, submit_at=1, duration=b2_duration),
+        wl("a-1", gpus=2, submit_at=10, duration=a_duration),
+        **{"until": 600, **top},
+    )
+
+
 @pytest.mark.parametrize(
-    ("min_runtime", "evicted_at"),
+    ("min_runtime", "evicted_at", "victim"),
     [
-        pytest.param(0, 10, id="without a minimum run time borrowed GPUs are reclaimed at once"),
-        pytest.param(300, 300, id="a reclaim blocked by min_runtime happens on a later cycle"),
+        pytest.param(
+            0, 10, "b-2", id="without a minimum run time borrowed GPUs are reclaimed at once"
+        ),
+        pytest.param(
+            300, 300, "b-1", id="a reclaim blocked by min_runtime happens on a later cycle"
+        ),
     ],
-)  # fmt: skip
-def test_reclaim_waits_for_the_minimum_run_time(min_runtime: int, evicted_at: int) -> None:
-    doc = small(
-        wl("b-1", "team-b", gpus=4), wl("a-1", gpus=2, submit_at=10), until=600,
-        policy={"min_runtime_seconds": min_runtime},
-    )  # fmt: skip
-    r = run(doc)
-    assert [(e.at, e.workload) for e in r.evictions] == [(evicted_at, "b-1")]
+)
+def test_reclaim_waits_for_the_minimum_run_time(
+    min_runtime: int, evicted_at: int, victim: str
+) -> None:
+    r = run(borrowing(policy={"min_runtime_seconds": min_runtime}))
+    assert [(e.at, e.workload) for e in r.evictions] == [(evicted_at, victim)]
     assert r.final.workloads["a-1"].started_at == evicted_at
 
 
 def test_an_evicted_workload_runs_its_whole_duration_again() -> None:
-    doc = small(
-        wl("b-1", "team-b", gpus=4, duration=100), wl("a-1", gpus=2, submit_at=10, duration=50),
-        until=300,
-    )  # fmt: skip
-    b = run(doc).final.workloads["b-1"]
+    doc = borrowing(b2_duration=100, a_duration=50, until=300)
+    b = run(doc).final.workloads["b-2"]
+    # evicted at 10; a-1 runs 10..60; b-2 starts over at 60 and runs its full 100 s
     assert (b.evictions, b.started_at, b.ended_at, b.state) == (1, 60, 160, State.FINISHED)
 
 
@@ -96,17 +107,17 @@ EXPECTATIONS = [
                  id="an allocation that holds passes"),
     pytest.param({"at": 10, "projects": {"team-a": {"allocated_gpus": 3}}}, False,
                  id="an allocation that does not hold fails"),
-    pytest.param({"at": 10, "workloads": {"b-1": {"state": "pending", "evictions": 1}}}, True,
+    pytest.param({"at": 10, "workloads": {"b-2": {"state": "pending", "evictions": 1}}}, True,
                  id="a workload's state and eviction count are checked"),
     pytest.param({"between": [10, 10], "evictions": {"team-b": 1, "team-a": 0}}, True,
                  id="a window includes both of its ends"),
     pytest.param({"after": 10, "evictions": 0}, True,
                  id="after a time means strictly later"),
-    pytest.param({"after": 9, "evictions": 1, "evicted": ["b-1"]}, True,
+    pytest.param({"after": 9, "evictions": 1, "evicted": ["b-2"]}, True,
                  id="an eviction in the window is counted and named"),
     pytest.param({"between": [0, 600], "evictions_by_type": {"train": 0}}, False,
                  id="evictions are counted by workload type"),
-    pytest.param({"between": [0, 600], "not_evicted": ["b-1"]}, False,
+    pytest.param({"between": [0, 600], "not_evicted": ["b-2"]}, False,
                  id="a workload that must not be evicted but was fails"),
 ]  # fmt: skip
 
@@ -115,9 +126,7 @@ EXPECTATIONS = [
 def test_expectations_are_checked_at_their_time_or_over_their_window(
     expect: Doc, holds: bool
 ) -> None:
-    doc = small(wl("b-1", "team-b", gpus=4), wl("a-1", gpus=2, submit_at=10), until=600)
-    doc["expect"] = [expect]
-    r = run(doc)
+    r = run(borrowing(expect=[expect]))
     assert r.checks and r.passed is holds, [c.message for c in r.checks]
 
 
