@@ -33,6 +33,7 @@ from fairshare.ordering import FairQueue
 from fairshare.placement import Placer
 from fairshare.preemption import Found, VictimSearch, holder_of
 from fairshare.resources import format_gpus as g
+from fairshare.victims import VictimIndex
 
 
 def decide(snapshot: Snapshot, policy: Policy | None = None) -> CyclePlan:
@@ -74,6 +75,7 @@ class _Cycle:
                 if p.gpu.fraction_milli:
                     self.placer.fractions.add(p.gpu.fraction_milli)
         unplaced = self._allocate(valid)
+        self.search.index = VictimIndex.build(self._victim_pool())
         left = [w for w in self._queue(unplaced) if not self._make_room(w)]
         for w in left:
             self.reasons.setdefault(w.name, self._explain(w))
@@ -293,26 +295,35 @@ class _Cycle:
         - victims' projects are over their fair share (taking from one at or below it lets
           two projects reclaim from each other when victims free more than w uses);
         - each is strictly more over it than w's project will be (DESIGN §1.2 step 4);
-        - after the move each is still at least as far over as w's project (no inversion:
-          a gang that must evict more than it uses cannot push the victim below it, which
-          would let the victim reclaim back and borrow the leftover, for ever).
+        - no victim's project could at once reclaim that victim back (a gang that must
+          evict more than it uses can leave the victim's project far enough below that it
+          would take the room back and borrow the leftover, for ever). This refuses only
+          moves that would be undone, so a project still gets its deserved quota.
         """
+        budget = self.policy.max_reclaim_milli_per_cycle
+        if budget is not None and self.reclaimed_milli >= budget:
+            return False  # this cycle's disruption budget is spent
         after = max(self._excess(w.project) + self._need(w), 0)
-        pool = [r for r in self._victim_pool() if r.workload.project != w.project]
-        levels = sorted(
-            {e for r in pool if (e := self._excess(r.workload.project)) > after}, reverse=True
-        )
+        over = {
+            p: e
+            for p, live in self.search.index.live.items()
+            if live and p != w.project and (e := self._excess(p)) > after
+        }
         holder = Holder(w.project, not w.is_preemptible)
 
-        def fair_move(found: Found) -> bool:
+        def final(found: Found) -> bool:
             # The ledger now shows the move made: victims released, w held.
             mover = self._excess(w.project)
-            owners = {v.workload.project for v in found.victims}
-            return self._within_budget(found) and all(self._excess(o) >= mover for o in owners)
+            if not self._within_budget(found):
+                return False
+            return mover <= 0 or all(
+                self._excess(v.workload.project) + v.gpu_milli >= mover for v in found.victims
+            )
 
-        for level in levels:
-            candidates = [r for r in pool if self._excess(r.workload.project) >= level]
-            found = self.search.find(w, self._eligible(w), holder, candidates, fair_move)
+        # The most-over projects give first; less-over ones only if they cannot make room.
+        for level in sorted(set(over.values()), reverse=True):
+            allowed = {p for p, e in over.items() if e >= level}
+            found = self.search.find(w, self._eligible(w), holder, allowed, final)
             if found is not None:
                 self._nominate(w, found, ReasonCode.RECLAIMED, "reclaiming")
                 return True
@@ -325,18 +336,18 @@ class _Cycle:
 
     def _preempt(self, w: Workload) -> bool:
         project = w.project
+        if not self.search.index.live.get(project):
+            return False
         before = self.ledger.allocated(project)
-        pool = [
-            r
-            for r in self._victim_pool()
-            if r.workload.project == project and r.workload.priority < w.priority
-        ]
+
+        def lower(r: RunningWorkload) -> bool:
+            return r.workload.priority < w.priority
 
         def keeps_share(_: Found) -> bool:
             return self.ledger.allocated(project) <= max(before, self.fair.get(project, 0))
 
         holder = Holder(project, not w.is_preemptible)
-        found = self.search.find(w, self._eligible(w), holder, pool, keeps_share)
+        found = self.search.find(w, self._eligible(w), holder, {project}, keeps_share, lower)
         if found is None:
             return False
         self._nominate(w, found, ReasonCode.PREEMPTED, "preempting")

@@ -23,6 +23,7 @@ from fairshare.model import (
     Node,
     PodSpec,
     Policy,
+    RunningWorkload,
     Snapshot,
     Workload,
     WorkloadType,
@@ -51,6 +52,7 @@ class BenchConfig:
     runs: int = 5
     seed: int = 1
     placement: str = "binpack"
+    running: float = 0.0  # share of GPUs already held by running workloads (0..1)
 
 
 def synthetic_snapshot(cfg: BenchConfig) -> Snapshot:
@@ -81,7 +83,27 @@ def synthetic_snapshot(cfg: BenchConfig) -> Snapshot:
                 submit_time=rng.randint(0, 3600),
             )
         )
-    return Snapshot(nodes, tree, pending=tuple(pending), now=3600)
+    snap = Snapshot(nodes, tree, pending=tuple(pending), now=3600)
+    return _prefill(snap, cfg, rng) if cfg.running > 0 else snap
+
+
+def _prefill(snap: Snapshot, cfg: BenchConfig, rng: random.Random) -> Snapshot:
+    """Start from a cluster already `running` full: let one cycle place a first wave of
+    work (skewed to a few projects, so some run over their fair share and reclaim has
+    victims), then ask again with the benchmark's pending pods."""
+    capacity = cfg.nodes * 8
+    heavy = sorted(snap.quota.projects)[: max(1, cfg.projects // 5)]
+    wave, filled, i = [], 0, 0
+    while filled < capacity * cfg.running:
+        pod = PodSpec(f"run-{i:06d}", GpuRequest(whole=1), 4000, 16 * GIB)
+        wave.append(Workload(f"running-{i:06d}", rng.choice(heavy), (pod,), submit_time=0))
+        filled, i = filled + 1, i + 1
+    first = decide(Snapshot(snap.nodes, snap.quota, pending=tuple(wave), now=0))
+    by_name = {w.name: w for w in wave}
+    running = tuple(
+        RunningWorkload(by_name[b.workload], (b.assignment,), 0) for b in first.bindings
+    )
+    return Snapshot(snap.nodes, snap.quota, running=running, pending=snap.pending, now=3600)
 
 
 def run_bench(cfg: BenchConfig) -> dict[str, object]:
@@ -108,6 +130,8 @@ def run_bench(cfg: BenchConfig) -> dict[str, object]:
         "placements": bound,
         "placements_per_second": round(bound / median, 1) if median else None,
         "still_pending": len(plan.pending),
+        "running_before": len(snap.running),
+        "evictions": len(plan.evictions),
         "allocated_gpus": plan.allocated_milli / 1000,
     }
 
@@ -121,10 +145,15 @@ def register_bench(bench: typer.Typer) -> None:
         runs: int = typer.Option(5, help="Decisions to time; the median is reported."),
         seed: int = typer.Option(1, help="Seed of the synthetic workload."),
         placement: str = typer.Option("binpack", help="binpack | spread"),
+        running: float = typer.Option(
+            0.0,
+            help="Share of GPUs already running (skewed to a fifth of the projects), "
+            "so the cycle also searches for reclaim victims.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
     ) -> None:
         """Time one scheduling decision on a synthetic cluster."""
-        result = run_bench(BenchConfig(nodes, pending, projects, runs, seed, placement))
+        result = run_bench(BenchConfig(nodes, pending, projects, runs, seed, placement, running))
         if as_json:
             typer.echo(json.dumps(result))
         else:
