@@ -9,10 +9,10 @@ itself, or know which route needs which role beyond the role sets it exports.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -105,10 +105,14 @@ class TokenStore:
 _bearer = HTTPBearer(auto_error=False, description="role:token pairs given to `quotient serve`")
 
 
-def require(roles: frozenset[Role]) -> Callable[..., Principal]:
-    """A dependency that admits a valid bearer token whose role is in `roles`."""
+def require(roles: frozenset[Role]) -> Callable[..., Coroutine[Any, Any, Principal]]:
+    """A dependency that admits a valid bearer token whose role is in `roles`.
 
-    def check(
+    It is `async` although it awaits nothing: FastAPI runs sync dependencies in its thread
+    pool, and a hop there per request costs more than hashing a token.
+    """
+
+    async def check(
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:

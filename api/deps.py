@@ -16,12 +16,12 @@ from api.cache import RenderCache
 from api.db.engine import Database
 
 
-def database(request: Request) -> Database:
+async def database(request: Request) -> Database:
     db: Database = request.app.state.db
     return db
 
 
-def render_cache(request: Request) -> RenderCache:
+async def render_cache(request: Request) -> RenderCache:
     cache: RenderCache = request.app.state.cache
     return cache
 

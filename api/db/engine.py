@@ -9,8 +9,9 @@ half-way. It must not know any table beyond what `Database` needs to hand out se
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -59,11 +60,13 @@ def _install_sqlite_hooks(engine: Engine, *, wal: bool) -> None:
         # Let SQLAlchemy, not the driver, say when transactions begin (see the begin hook).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
+        # First, so that switching to WAL below waits for a concurrent first connection
+        # (another worker starting) instead of failing with "database is locked".
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         if wal:
             cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
             cursor.execute("PRAGMA synchronous=NORMAL")  # durable at checkpoints; WAL-safe
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
     @event.listens_for(engine, "begin")
@@ -84,6 +87,11 @@ class Database:
         self._write = sessionmaker(
             bind=engine.execution_options(**{_WRITE: True}), expire_on_commit=False
         )
+        # SQLite lets one writer in at a time and makes the others poll with growing sleeps
+        # (busy_timeout), which gives writers of this process a long, unfair tail; queueing
+        # them on a lock first hands the database over as soon as it is free. Other
+        # processes still wait through busy_timeout.
+        self._writer_lock = threading.Lock() if self.sqlite else None
 
     @contextmanager
     def read(self) -> Iterator[Session]:
@@ -93,8 +101,11 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction: committed when the block ends, rolled back if it raises."""
-        with self._write() as session, session.begin():
+        with self._queue_for_writing(), self._write() as session, session.begin():
             yield session
+
+    def _queue_for_writing(self) -> AbstractContextManager[object]:
+        return self._writer_lock if self._writer_lock is not None else nullcontext()
 
     def dispose(self) -> None:
         self.engine.dispose()

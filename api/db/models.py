@@ -111,4 +111,5 @@ class StatusRow(Base):
     __tablename__ = "cluster_status"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
+    capacity_milli: Mapped[int] = mapped_column(BigInteger)  # also in body; read by writes
     body: Mapped[dict[str, Any]] = mapped_column(JSON)

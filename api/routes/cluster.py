@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
     Cache,
@@ -35,14 +36,14 @@ router = APIRouter(prefix="/api/v1")
     responses=error_responses(304, 401, 403, 422),
     summary="Every department and project; the ETag changes on every write",
 )
-def get_quota_tree(
+async def get_quota_tree(
     db: Db, cache: Cache, _: TreeReader, if_none_match: IfNoneMatch = None
 ) -> Response:
-    gen = tree.generation(db)
+    gen = await tree.generation_async(db)
     body = cache.get(("tree", gen))
     if body is None:
         # Generation and rows come from one read, so the body is labelled with its own.
-        found = tree.quota_tree(db)
+        found = await run_in_threadpool(tree.quota_tree, db)
         gen, body = found.generation, found.model_dump_json().encode()
         cache.put(("tree", gen), body)
     return json_or_not_modified(body, f'"g{gen}"', if_none_match)

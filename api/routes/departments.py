@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
     Cache,
@@ -40,18 +41,22 @@ Name = Annotated[str, Path(max_length=253, description="Department name")]
     "", response_model=DepartmentPage, responses=error_responses(304, 401, 403, 422),
     summary="List departments (paged, by name)",
 )
-def list_departments(
+async def list_departments(
     db: Db, cache: Cache, _: Reader, if_none_match: IfNoneMatch = None,
     limit: Limit = 100, offset: Offset = 0,
     parent: Annotated[DnsLabel | None, Query(description="Only this department's")] = None,
 ) -> Response:
-    gen = tree.generation(db)
+    gen = await tree.generation_async(db)  # first: the page read after it is this new
 
     def render() -> bytes:
         found = departments.page(db, limit=limit, offset=offset, parent=parent)
         return found.model_dump_json().encode()
 
-    body = cache.get_or_render(("departments", gen, limit, offset, parent), render)
+    key = ("departments", gen, limit, offset, parent)
+    body = cache.get(key)
+    if body is None:
+        body = await run_in_threadpool(render)
+        cache.put(key, body)
     return json_or_not_modified(body, f'W/"g{gen}"', if_none_match)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
+from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
     Cache,
@@ -35,18 +36,22 @@ Name = Annotated[str, Path(max_length=253, description="Project name")]
     "", response_model=ProjectPage, responses=error_responses(304, 401, 403, 422),
     summary="List projects (paged, by name)",
 )
-def list_projects(
+async def list_projects(
     db: Db, cache: Cache, _: Reader, if_none_match: IfNoneMatch = None,
     limit: Limit = 100, offset: Offset = 0,
     department: Annotated[DnsLabel | None, Query(description="Only this department's")] = None,
 ) -> Response:
-    gen = tree.generation(db)  # first: the page read after it is at least this new
+    gen = await tree.generation_async(db)  # first: the page read after it is this new
 
     def render() -> bytes:
         found = projects.page(db, limit=limit, offset=offset, department=department)
         return found.model_dump_json().encode()
 
-    body = cache.get_or_render(("projects", gen, limit, offset, department), render)
+    key = ("projects", gen, limit, offset, department)
+    body = cache.get(key)
+    if body is None:
+        body = await run_in_threadpool(render)
+        cache.put(key, body)
     return json_or_not_modified(body, f'W/"g{gen}"', if_none_match)
 
 

@@ -97,8 +97,6 @@ def begin_write(session: Session, actor: str) -> WriteContext:
 
 def reported_capacity_milli(session: Session) -> int | None:
     """The cluster's GPU capacity as the scheduler last reported it, if it has."""
-    body = session.execute(select(StatusRow.body).where(StatusRow.id == 1)).scalar_one_or_none()
-    if body is None:
-        return None
-    capacity = body.get("capacity_milli")
-    return capacity if isinstance(capacity, int) else None
+    return session.execute(
+        select(StatusRow.capacity_milli).where(StatusRow.id == 1)
+    ).scalar_one_or_none()

@@ -48,9 +48,9 @@ def save(db: Database, report: StatusReportIn) -> datetime:
     with db.write() as session:
         row = session.get(StatusRow, 1)
         if row is None:
-            session.add(StatusRow(id=1, reported_at=at, body=body))
-        else:
-            row.reported_at, row.body = at, body
+            row = StatusRow(id=1)
+            session.add(row)
+        row.reported_at, row.capacity_milli, row.body = at, report.capacity_gpus, body
     return at
 
 

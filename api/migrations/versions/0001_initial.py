@@ -84,6 +84,7 @@ def upgrade() -> None:
         "cluster_status",
         sa.Column("id", sa.Integer(), primary_key=True),
         sa.Column("reported_at", _utc(), nullable=False),
+        sa.Column("capacity_milli", sa.BigInteger(), nullable=False),
         sa.Column("body", sa.JSON(), nullable=False),
     )
 
