@@ -22,7 +22,6 @@ from fairshare.model import (
     Eviction,
     PendingReason,
     Policy,
-    ProjectSummary,
     ReasonCode,
     RunningWorkload,
     Snapshot,
@@ -33,6 +32,8 @@ from fairshare.ordering import FairQueue
 from fairshare.placement import Placer
 from fairshare.preemption import Found, VictimSearch, holder_of
 from fairshare.resources import format_gpus as g
+from fairshare.screening import Screen
+from fairshare.summary import summarize
 from fairshare.victims import VictimIndex
 
 
@@ -49,7 +50,7 @@ class _Cycle:
         self.ledger = Ledger(sorted(snapshot.nodes, key=lambda n: n.name), self.tree)
         self.placer = Placer(self.ledger, policy.placement)
         self.search = VictimSearch(self.ledger, self.placer)
-        self.nodes_of = EligibilityCache(list(self.ledger.nodes.values()))
+        self.screen = Screen(self.tree, EligibilityCache(list(self.ledger.nodes.values())))
         self.running = {r.workload.name: r for r in snapshot.running}
         self.max_gpu_memory = max((n.gpu_memory_mib for n in snapshot.nodes), default=0)
         self.fair: dict[str, int] = {}
@@ -123,44 +124,18 @@ class _Cycle:
 
     # ------------------------------------------------------------------- screening
 
-    def _pools(self, w: Workload) -> tuple[str, ...]:
-        project = self.tree.projects.get(w.project)
-        return project.node_pools if project else ()
-
     def _eligible(self, w: Workload) -> frozenset[str] | None:
-        return self.nodes_of.eligible(w.constraints, self._pools(w))
+        return self.screen.eligible(w)
 
     def _screen(self, pending: Sequence[Workload]) -> list[Workload]:
         valid: list[Workload] = []
         for w in pending:
-            reason = self._static_reason(w)
+            reason = self.screen.static_reason(w)
             if reason is None:
                 valid.append(w)
             else:
                 self.reasons[w.name] = reason
         return valid
-
-    def _static_reason(self, w: Workload) -> PendingReason | None:
-        if w.invalid_reason:
-            return PendingReason(ReasonCode.INVALID_REQUEST, w.invalid_reason)
-        if w.project not in self.tree.projects:
-            return PendingReason(
-                ReasonCode.PROJECT_NOT_FOUND,
-                f"project {w.project!r} does not exist: create it, or label the pod or its "
-                f"namespace quotient.io/project with an existing project",
-            )
-        if len(w.pods) < w.gang_minimum:
-            return PendingReason(
-                ReasonCode.GANG_INCOMPLETE,
-                f"{len(w.pods)} of at least {w.gang_minimum} gang pods exist; "
-                f"waits for the rest to be created",
-            )
-        eligible = self._eligible(w)
-        if eligible is not None and not eligible:
-            return reasons.no_matching_node(self.nodes_of.why_not(w.constraints, self._pools(w)))
-        largest, total = self.nodes_of.gpu_sizes(w.constraints, self._pools(w))
-        too_big = reasons.too_big_for_every_node(w, largest, total)
-        return reasons.no_matching_node(too_big) if too_big else None
 
     def _capacity(self) -> int:
         """GPUs to divide: schedulable nodes, plus what pods still hold on cordoned ones."""
@@ -383,17 +358,20 @@ class _Cycle:
         return reasons.unschedulable(self.ledger, w, self._eligible(w))
 
     def _plan(self, capacity: int) -> CyclePlan:
-        bound = {b.workload for b in self.bindings}
         # Nominated workloads hold room in the ledger but are not bound by this plan.
-        nominated_milli: dict[str, int] = {}
+        allocated = {p: self.ledger.allocated(p) for p in self.tree.projects}
         for project, found in self.nominated.values():
-            nominated_milli[project] = nominated_milli.get(project, 0) + sum(
-                a.gpu_milli for a in found.placement
-            )
-        summaries = {
-            name: self._summary(name, bound, nominated_milli.get(name, 0))
-            for name in sorted(self.tree.projects)
-        }
+            allocated[project] -= sum(a.gpu_milli for a in found.placement)
+        summaries = summarize(
+            self.tree,
+            fair=self.fair,
+            demand=self.demand,
+            allocated=allocated,
+            running=self.running.values(),
+            pending=self.snap.pending,
+            bindings=self.bindings,
+            evictions=self.evictions,
+        )
         return CyclePlan(
             bindings=tuple(self.bindings),
             evictions=tuple(self.evictions[k] for k in sorted(self.evictions)),
@@ -408,29 +386,3 @@ class _Cycle:
         for name, (_, found) in self.nominated.items():
             out[name] = tuple(sorted({a.node for a in found.placement}))
         return {k: out[k] for k in sorted(out)}
-
-    def _summary(self, project: str, bound: set[str], nominated: int) -> ProjectSummary:
-        running = sum(
-            1
-            for n, r in self.running.items()
-            if r.workload.project == project and n not in self.evictions and not r.terminating
-        ) + len({b.workload for b in self.bindings if b.project == project})
-        requeued = sum(
-            1
-            for e in self.evictions.values()
-            if e.project == project and e.reason != ReasonCode.RUN_TIME_LIMIT_EXCEEDED
-        )
-        pending = (
-            sum(1 for w in self.snap.pending if w.project == project and w.name not in bound)
-            + requeued
-        )
-        p = self.tree.projects[project]
-        return ProjectSummary(
-            name=project,
-            deserved_milli=p.deserved_milli,
-            fair_share_milli=self.fair.get(project, 0),
-            allocated_milli=self.ledger.allocated(project) - nominated,
-            running=running,
-            pending=pending,
-            demand_milli=self.demand.get(project, 0),
-        )
