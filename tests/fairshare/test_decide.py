@@ -329,3 +329,14 @@ def test_half_a_v100_is_told_16384_mib() -> None:
     plan = decide(snapshot(one, ab, pending=[workload("f", "a", fraction="0.5")]))
     (b,) = plan.bindings
     assert (b.assignment.gpu_milli, b.assignment.gpu_memory_limit_mib) == (500, 16384)
+
+
+def test_fractions_in_a_stranding_order_still_pack_into_two_gpus() -> None:
+    # Plain best-fit puts 0.3 beside 0.6, then 0.5+0.4 share a second GPU, and 0.2 needs a
+    # third. Looking at what is still pending avoids the sliver: all five fit in two GPUs.
+    sizes = ["0.6", "0.3", "0.5", "0.4", "0.2"]
+    pending = [workload(f"f{i}", "a", fraction=f, submit=i) for i, f in enumerate(sizes)]
+    plan = decide(snapshot((node("n1", 2),), tree(project("a", 2)), pending=pending))
+    assert len(plan.bindings) == 5 and not plan.pending
+    used = {b.assignment.gpu_indices for b in plan.bindings}
+    assert used == {(0,), (1,)}
