@@ -355,7 +355,8 @@ class _Cycle:
         fair = self.fair.get(w.project, 0)
         if held + need > fair:
             return reasons.over_fair_share(w.project, held, fair, need)
-        return reasons.unschedulable(self.ledger, w, self._eligible(w))
+        over = [p for p in sorted(self.tree.projects) if p != w.project and self._excess(p) > 0]
+        return reasons.unschedulable(self.ledger, w, self._eligible(w), over)
 
     def _plan(self, capacity: int) -> CyclePlan:
         # Nominated workloads hold room in the ledger but are not bound by this plan.

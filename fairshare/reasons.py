@@ -8,6 +8,8 @@ the numbers.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fairshare.ledger import WHOLE, Ledger
 from fairshare.model import PendingReason, ReasonCode, Workload
 from fairshare.resources import format_gpus as g
@@ -54,7 +56,9 @@ def no_matching_node(detail: str) -> PendingReason:
     )
 
 
-def unschedulable(ledger: Ledger, w: Workload, eligible: frozenset[str] | None) -> PendingReason:
+def unschedulable(
+    ledger: Ledger, w: Workload, eligible: frozenset[str] | None, over_share: Sequence[str]
+) -> PendingReason:
     pod = max(w.pods, key=lambda p: (p.gpu.whole, p.gpu.fraction_milli, p.gpu.memory_mib))
     gang = f"{len(w.pods)} pods of " if len(w.pods) > 1 else ""
     if pod.gpu.is_fractional:
@@ -71,16 +75,25 @@ def unschedulable(ledger: Ledger, w: Workload, eligible: frozenset[str] | None) 
         )
         return PendingReason(
             ReasonCode.UNSCHEDULABLE,
-            f"needs {gang}{size} on one GPU; {where} and no GPU is idle: waits for capacity "
-            f"or a reclaim from a project over its fair share",
+            f"needs {gang}{size} on one GPU; {where} and no GPU is idle: {_waits_for(over_share)}",
         )
     need = pod.gpu.whole
     block = _largest_block(ledger, eligible)
     largest = f"largest free block is {block[0]} on {block[1]}" if block else "no GPU is free"
     return PendingReason(
         ReasonCode.UNSCHEDULABLE,
-        f"needs {gang}{need} GPUs on one node; {largest}: waits for capacity "
-        f"or a reclaim from a project over its fair share",
+        f"needs {gang}{need} GPUs on one node; {largest}: {_waits_for(over_share)}",
+    )
+
+
+def _waits_for(over_share: Sequence[str]) -> str:
+    if not over_share:
+        return "waits for running work to finish (no project is over its fair share)"
+    names = ", ".join(over_share[:3]) + (" ..." if len(over_share) > 3 else "")
+    return (
+        f"waits for running work to finish; {names} over their fair share cannot give room "
+        f"now (their work there is non-preemptible or younger than min_runtime_seconds, "
+        f"the cycle's reclaim budget is spent, or the move would not make shares fairer)"
     )
 
 
