@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import TokenStore
 from api.cache import RenderCache
 from api.db import migrate
 from api.db.engine import Database, make_engine
+from api.deps import index_query_parameters, reject_unknown_query
 from api.errors import install_handlers
 from api.metrics import build_registry
 from api.routes import cluster, departments, ops, projects
@@ -53,6 +54,7 @@ def create_app(settings: Settings) -> FastAPI:
         version=API_VERSION,
         summary="Fair-share GPU quotas: departments, projects, the quota tree, live status.",
         lifespan=lifespan,
+        dependencies=[Depends(reject_unknown_query)],
     )
     app.state.settings = settings
     app.state.db = db
@@ -64,6 +66,7 @@ def create_app(settings: Settings) -> FastAPI:
     for router in (projects.router, departments.router, cluster.router, ops.router):
         app.include_router(router)
     ops.add_metrics_route(app, public=settings.metrics_public)
+    index_query_parameters(app)
     return app
 
 

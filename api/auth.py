@@ -31,6 +31,7 @@ WRITERS = frozenset({Role.ADMIN})
 TREE_READERS = frozenset({Role.ADMIN, Role.VIEWER, Role.SCHEDULER})
 STATUS_WRITERS = frozenset({Role.SCHEDULER})
 ANY_ROLE = frozenset(Role)
+ACTOR_PATTERN = r"^[a-z]+#[0-9a-f]{8}$"  # TokenHash.fingerprint
 
 
 class TokenFormatError(ValueError):

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request, Response
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
 
 from api.auth import READERS, STATUS_WRITERS, TREE_READERS, WRITERS, Principal, require
 from api.cache import RenderCache
 from api.db.engine import Database
+from api.errors import ApiError
 
 
 async def database(request: Request) -> Database:
@@ -43,6 +44,32 @@ IfNoneMatch = Annotated[
     str | None,
     Header(alias="If-None-Match", max_length=1024, description="304 if still current"),
 ]
+
+
+def index_query_parameters(app: FastAPI) -> None:
+    """Record each operation's query parameters, as the OpenAPI schema declares them."""
+    app.state.query_names = {
+        (method.upper(), path): frozenset(
+            p["name"] for p in operation.get("parameters", []) if p["in"] == "query"
+        )
+        for path, operations in app.openapi()["paths"].items()
+        for method, operation in operations.items()
+    }
+
+
+async def reject_unknown_query(request: Request) -> None:
+    """A misspelt filter (`?departmnet=ml`) would silently list everything; refuse it."""
+    if not request.query_params:
+        return
+    route = request.scope.get("route")
+    key = (request.method, getattr(route, "path_format", request.url.path))
+    known: frozenset[str] = request.app.state.query_names.get(key, frozenset())
+    unknown = sorted(set(request.query_params.keys()) - known)
+    if unknown:
+        allowed = ", ".join(sorted(known)) or "none"
+        raise ApiError(
+            422, f"unknown query parameter {unknown[0]!r} (allowed: {allowed})", field=unknown[0]
+        )
 
 
 def json_or_not_modified(body: bytes, etag: str, if_none_match: str | None) -> Response:

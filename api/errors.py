@@ -17,6 +17,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.fields import DNS_LABEL
+
 
 class Issue(BaseModel):
     """One problem with a request: the field it concerns (if any) and why."""
@@ -57,10 +59,18 @@ def not_found(kind: str, name: str) -> ApiError:
     return ApiError(404, f"{kind} {name!r} does not exist", field="name")
 
 
+def require_label(kind: str, name: str) -> None:
+    """A name from a URL that is no DNS-1123 label cannot exist: answer 404 before the
+    database sees it (PostgreSQL refuses some such strings, e.g. with NUL, outright)."""
+    if DNS_LABEL.fullmatch(name) is None:
+        raise not_found(kind, name)
+
+
 def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the error codes a route may answer."""
     texts = {
         304: "Not modified (If-None-Match matched)",
+        400: "The body could not be read (it is not UTF-8 JSON)",
         401: "No bearer token, or not a valid one",
         403: "The token's role may not do this",
         404: "No such object",

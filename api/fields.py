@@ -32,11 +32,11 @@ DNS_LABEL_PATTERN = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 
 def _dns_label(value: str) -> str:
     if DNS_LABEL.fullmatch(value) is None:
+        # No context is passed, so the value (which may hold braces) is never a template.
         raise PydanticCustomError(
             "dns_label",
             "must be a DNS-1123 label (lowercase letters, digits and '-', starting and "
-            "ending with a letter or digit, at most 63 characters), got {value!r}",
-            {"value": value},
+            f"ending with a letter or digit, at most 63 characters), got {value!r}",
         )
     return value
 
@@ -46,6 +46,21 @@ DnsLabel = Annotated[
     AfterValidator(_dns_label),
     WithJsonSchema({"type": "string", "pattern": DNS_LABEL_PATTERN, "maxLength": 63}),
 ]
+
+
+def _whole(value: Any) -> int:
+    # JSON Schema's integer includes 3.0; booleans and strings are not numbers here.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise PydanticCustomError("integer", f"must be an integer, got {value!r}")
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise PydanticCustomError("integer", f"must be an integer, got {value!r}")
+        return int(value)
+    return value
+
+
+WholeNumber = Annotated[int, BeforeValidator(_whole)]
+"""An integer as JSON Schema means it: 3 and 3.0, but not true, "3" or 3.5."""
 
 
 def _milli(value: Any, info: ValidationInfo) -> int:

@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query, Response
 from starlette.concurrency import run_in_threadpool
 
+from api.auth import ACTOR_PATTERN
 from api.deps import (
     Cache,
     Db,
@@ -24,6 +25,7 @@ from api.deps import (
     json_or_not_modified,
 )
 from api.errors import error_responses
+from api.fields import DNS_LABEL_PATTERN
 from api.schemas import AuditPage, QuotaTreeOut
 from api.schemas_status import StatusOut, StatusReportIn
 from api.store import audit, status, tree
@@ -51,7 +53,7 @@ async def get_quota_tree(
 
 @router.put(
     "/status", status_code=204, tags=["scheduler"],
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(400, 401, 403, 422),
     summary="Report a scheduling cycle's summary (role scheduler)",
 )
 def put_status(report: StatusReportIn, db: Db, _: StatusWriter) -> Response:
@@ -76,7 +78,9 @@ def get_status(db: Db, _: Reader) -> StatusOut:
 def get_audit(
     db: Db, _: Reader, limit: Limit = 100, offset: Offset = 0,
     kind: Annotated[Literal["department", "project"] | None, Query()] = None,
-    name: Annotated[str | None, Query(max_length=253)] = None,
-    actor: Annotated[str | None, Query(max_length=64)] = None,
+    name: Annotated[str | None, Query(max_length=63, pattern=DNS_LABEL_PATTERN)] = None,
+    actor: Annotated[
+        str | None, Query(pattern=ACTOR_PATTERN, description="e.g. admin#1a2b3c4d")
+    ] = None,
 ) -> AuditPage:
     return audit.page(db, limit=limit, offset=offset, kind=kind, name=name, actor=actor)

@@ -62,7 +62,7 @@ async def list_departments(
 
 @router.post(
     "", status_code=201, response_model=DepartmentWritten,
-    responses=error_responses(401, 403, 409, 422), summary="Create a department",
+    responses=error_responses(400, 401, 403, 409, 422), summary="Create a department",
 )
 def create_department(
     body: DepartmentCreate, db: Db, who: Writer, response: Response
@@ -85,7 +85,7 @@ def get_department(name: Name, db: Db, _: Reader, response: Response) -> Departm
 
 @router.patch(
     "/{name}", response_model=DepartmentWritten,
-    responses=error_responses(401, 403, 404, 412, 422),
+    responses=error_responses(400, 401, 403, 404, 412, 422),
     summary="Change some fields of a department (If-Match for safe concurrent edits)",
 )
 def update_department(

@@ -57,7 +57,7 @@ async def list_projects(
 
 @router.post(
     "", status_code=201, response_model=ProjectWritten,
-    responses=error_responses(401, 403, 409, 422), summary="Create a project",
+    responses=error_responses(400, 401, 403, 409, 422), summary="Create a project",
 )
 def create_project(body: ProjectCreate, db: Db, who: Writer, response: Response) -> ProjectWritten:
     created = projects.create(db, body, who.actor)
@@ -78,7 +78,7 @@ def get_project(name: Name, db: Db, _: Reader, response: Response) -> ProjectOut
 
 @router.patch(
     "/{name}", response_model=ProjectWritten,
-    responses=error_responses(401, 403, 404, 412, 422),
+    responses=error_responses(400, 401, 403, 404, 412, 422),
     summary="Change some fields of a project (If-Match for safe concurrent edits)",
 )
 def update_project(

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from api.db.engine import Database
 from api.db.models import DepartmentRow, ProjectRow
-from api.errors import ApiError, Issue, not_found
+from api.errors import ApiError, Issue, not_found, require_label
 from api.schemas import (
     DepartmentCreate,
     DepartmentOut,
@@ -37,6 +37,7 @@ _COLUMNS = {
 
 
 def get(db: Database, name: str) -> DepartmentOut:
+    require_label(KIND, name)
     with db.read() as session:
         row = session.get(DepartmentRow, name)
         if row is None:
@@ -77,6 +78,7 @@ def create(db: Database, body: DepartmentCreate, actor: str) -> DepartmentWritte
 def update(
     db: Database, name: str, body: DepartmentPatch, actor: str, if_match: str | None
 ) -> DepartmentWritten:
+    require_label(KIND, name)
     with db.write() as session:
         ctx = begin_write(session, actor)
         row = session.get(DepartmentRow, name)
@@ -103,6 +105,7 @@ def update(
 
 
 def delete(db: Database, name: str, actor: str, if_match: str | None, cascade: bool) -> None:
+    require_label(KIND, name)
     with db.write() as session:
         ctx = begin_write(session, actor)
         row = session.get(DepartmentRow, name)

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from api.db.engine import Database
 from api.db.models import ProjectRow
-from api.errors import not_found
+from api.errors import not_found, require_label
 from api.schemas import ProjectCreate, ProjectOut, ProjectPage, ProjectPatch, ProjectWritten
 from api.store import rules
 from api.store.common import WriteContext, begin_write, check_if_match
@@ -35,6 +35,7 @@ _COLUMNS = {
 
 
 def get(db: Database, name: str) -> ProjectOut:
+    require_label(KIND, name)
     with db.read() as session:
         row = session.get(ProjectRow, name)
         if row is None:
@@ -77,6 +78,7 @@ def create(db: Database, body: ProjectCreate, actor: str) -> ProjectWritten:
 def update(
     db: Database, name: str, body: ProjectPatch, actor: str, if_match: str | None
 ) -> ProjectWritten:
+    require_label(KIND, name)
     with db.write() as session:
         ctx = begin_write(session, actor)
         row = session.get(ProjectRow, name)
@@ -102,6 +104,7 @@ def update(
 
 
 def delete(db: Database, name: str, actor: str, if_match: str | None) -> None:
+    require_label(KIND, name)
     with db.write() as session:
         ctx = begin_write(session, actor)
         row = session.get(ProjectRow, name)

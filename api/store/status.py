@@ -69,8 +69,8 @@ class Snapshot:
 def snapshot(db: Database) -> Snapshot:
     with db.read() as session:
         row = session.get(StatusRow, 1)
-        rows = session.execute(select(ProjectRow.name, ProjectRow.deserved_milli)).tuples()
-        deserved = dict(rows.all())
+        rows = session.execute(select(ProjectRow.name, ProjectRow.deserved_milli)).all()
+        deserved: dict[str, int] = dict(rows)
     body: dict[str, Any] = row.body if row is not None else {}
     usage: dict[str, dict[str, int]] = body.get("projects", {})
     by_project: dict[str, list[PendingOut]] = defaultdict(list)

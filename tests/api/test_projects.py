@@ -38,7 +38,9 @@ INVALID_PROJECTS = [
                  id="the weight also has at most three decimals"),
     pytest.param({"department": "nowhere"}, "department", "department 'nowhere' does not exist",
                  id="an unknown department is rejected"),
-    pytest.param({"name": "Team_A"}, "name", "DNS-1123",
+    pytest.param({"name": "Team_A"}, "name", "DNS-1123 label (lowercase letters, digits and "
+                 "'-', starting and ending with a letter or digit, at most 63 characters), "
+                 "got 'Team_A'",
                  id="a name that is not a DNS-1123 label is rejected"),
     pytest.param({"name": "a" * 64}, "name", "DNS-1123", id="a 64-character name is too long"),
     pytest.param({"name": "team-"}, "name", "DNS-1123", id="a name may not end with a dash"),
@@ -49,7 +51,9 @@ INVALID_PROJECTS = [
     pytest.param({"max_training_seconds": 0}, "max_training_seconds", "greater than or equal",
                  id="a run-time limit must be positive"),
     pytest.param({"max_interactive_seconds": "an hour"}, "max_interactive_seconds",
-                 "valid integer", id="a run-time limit must be an integer"),
+                 "must be an integer, got 'an hour'", id="a run-time limit must be an integer"),
+    pytest.param({"max_interactive_seconds": 60.5}, "max_interactive_seconds",
+                 "must be an integer", id="a run-time limit has no fraction"),
     pytest.param({"priority": 1.5}, "priority", "integer", id="priority is an integer"),
     pytest.param({"gpus": 4}, "gpus", "is not a field", id="unknown fields are refused"),
 ]
@@ -154,6 +158,22 @@ def test_a_project_cannot_take_a_department_name(client: TestClient) -> None:
 
     assert response.status_code == 409
     assert "taken by a department" in issues(response)[0][1]
+
+
+@pytest.mark.parametrize("path", ["/api/v1/projects/a%00b", "/api/v1/projects/UPPER"],
+                         ids=["a name with NUL", "a name that is no DNS label"])
+def test_a_name_that_cannot_exist_is_a_404(client: TestClient, path: str) -> None:
+    assert client.get(path, headers=ADMIN).status_code == 404
+    assert client.patch(path, json={"priority": 1}, headers=ADMIN).status_code == 404
+    assert client.delete(path, headers=ADMIN).status_code == 404
+
+
+def test_an_unknown_query_parameter_is_refused(client: TestClient) -> None:
+    response = client.get("/api/v1/projects", params={"departmnet": "ml"}, headers=ADMIN)
+
+    assert response.status_code == 422
+    assert issues(response)[0][0] == "departmnet"
+    assert "allowed: department, limit, offset" in issues(response)[0][1]
 
 
 def test_reading_an_unknown_project_is_a_404(client: TestClient) -> None:

@@ -163,6 +163,14 @@ def test_audit_records_who_changed_what_with_before_and_after(client: TestClient
                                                          reverse=True)
 
 
+@pytest.mark.parametrize("filters", [{"name": "a\x00b"}, {"actor": "root"}, {"kind": "user"}],
+                         ids=["a name with NUL", "an actor that is no fingerprint", "a kind"])
+def test_audit_filters_are_validated(client: TestClient, filters: dict[str, str]) -> None:
+    response = client.get("/api/v1/audit", params=filters, headers=ADMIN)
+
+    assert response.status_code == 422 and issues(response)[0][0] == next(iter(filters))
+
+
 def test_audit_filters_and_pages(client: TestClient) -> None:
     for name in ["a", "b", "c"]:
         create(client, "projects", project(name))
