@@ -71,46 +71,49 @@ def serve(
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
 
 
+def _engine(db: str | None, data_dir: Path | None) -> Engine:
+    from api.db.engine import make_engine
+
+    return make_engine(_settings(db_url=db, data_dir=data_dir).database_url())
+
+
+def db_upgrade(db: DbUrl = None, data_dir: DataDir = None, revision: str = "head") -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    from api.db import migrate
+
+    engine = _engine(db, data_dir)
+    migrate.upgrade(engine, revision)
+    typer.echo(f"database at revision {migrate.current_revision(engine)}")
+    engine.dispose()
+
+
+def db_downgrade(
+    revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1")],
+    db: DbUrl = None, data_dir: DataDir = None,
+) -> None:
+    """Undo migrations down to REVISION ('base' removes every table)."""
+    from api.db import migrate
+
+    engine = _engine(db, data_dir)
+    migrate.downgrade(engine, revision)
+    typer.echo(f"database at revision {migrate.current_revision(engine)}")
+    engine.dispose()
+
+
+def db_current(db: DbUrl = None, data_dir: DataDir = None) -> None:
+    """Print the schema revision the database is at, and the newest shipped."""
+    from api.db import migrate
+
+    engine = _engine(db, data_dir)
+    typer.echo(f"current {migrate.current_revision(engine)}; head {migrate.head_revision()}")
+    engine.dispose()
+
+
 def _db_group() -> typer.Typer:
     group = typer.Typer(help="Database schema migrations.", no_args_is_help=True)
-
-    def engine(db: str | None, data_dir: Path | None) -> Engine:
-        from api.db.engine import make_engine
-
-        return make_engine(_settings(db_url=db, data_dir=data_dir).database_url())
-
-    @group.command()
-    def upgrade(db: DbUrl = None, data_dir: DataDir = None, revision: str = "head") -> None:
-        """Apply migrations up to REVISION (default: the newest)."""
-        from api.db import migrate
-
-        eng = engine(db, data_dir)
-        migrate.upgrade(eng, revision)
-        typer.echo(f"database at revision {migrate.current_revision(eng)}")
-        eng.dispose()
-
-    @group.command()
-    def downgrade(
-        revision: Annotated[str, typer.Argument(help="Target, e.g. base or -1")],
-        db: DbUrl = None, data_dir: DataDir = None,
-    ) -> None:
-        """Undo migrations down to REVISION ('base' removes every table)."""
-        from api.db import migrate
-
-        eng = engine(db, data_dir)
-        migrate.downgrade(eng, revision)
-        typer.echo(f"database at revision {migrate.current_revision(eng)}")
-        eng.dispose()
-
-    @group.command()
-    def current(db: DbUrl = None, data_dir: DataDir = None) -> None:
-        """Print the schema revision the database is at, and the newest shipped."""
-        from api.db import migrate
-
-        eng = engine(db, data_dir)
-        typer.echo(f"current {migrate.current_revision(eng)}; head {migrate.head_revision()}")
-        eng.dispose()
-
+    group.command("upgrade")(db_upgrade)
+    group.command("downgrade")(db_downgrade)
+    group.command("current")(db_current)
     return group
 
 

@@ -133,61 +133,15 @@ def crud_group(
     return group
 
 
-def projects_group() -> typer.Typer:
-    group = crud_group("projects", PROJECT_COLUMNS, "department")
-    base = "/api/v1/projects"
+PROJECTS = "/api/v1/projects"
+DEPARTMENTS = "/api/v1/departments"
 
-    @group.command()
-    def create(
-        name: str, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False,
-        department: str | None = None, deserved_gpus: Gpus = None,
-        over_quota_weight: Gpus = None, limit_gpus: Gpus = None, priority: int | None = None,
-        node_pool: Pools = None, max_interactive_seconds: int | None = None,
-        max_training_seconds: int | None = None,
-    ) -> None:
-        """Create a project."""
-        body = _fields(
-            name=name, department=department, deserved_gpus=deserved_gpus,
-            over_quota_weight=over_quota_weight, limit_gpus=limit_gpus, priority=priority,
-            node_pools=node_pool, max_interactive_seconds=max_interactive_seconds,
-            max_training_seconds=max_training_seconds,
-        )
-        created = _call(url, token, lambda c: c.call("POST", base, json=body))
-        _show(created, as_json, PROJECT_COLUMNS)
 
-    @group.command()
-    def update(
-        name: str, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False,
-        if_match: IfMatch = None, department: Clearable = None,
-        deserved_gpus: Gpus = None, over_quota_weight: NullableGpus = None,
-        limit_gpus: NullableGpus = None, priority: int | None = None, node_pool: Pools = None,
-        clear_node_pools: bool = False, max_interactive_seconds: Clearable = None,
-        max_training_seconds: Clearable = None,
-    ) -> None:
-        """Change some fields; 'none' clears a nullable one (e.g. --limit-gpus none)."""
-        body = _fields(deserved_gpus=deserved_gpus, priority=priority, node_pools=node_pool)
-        if clear_node_pools:
-            body["node_pools"] = []
-        for key, value in (
-            ("department", department), ("over_quota_weight", over_quota_weight),
-            ("limit_gpus", limit_gpus), ("max_interactive_seconds", max_interactive_seconds),
-            ("max_training_seconds", max_training_seconds),
-        ):
-            if value is not None:
-                body[key] = _seconds(key, _nullable(value))
-        headers = _fields(**{"If-Match": if_match})
-        updated = _call(
-            url, token, lambda c: c.call("PATCH", f"{base}/{name}", json=body, headers=headers)
-        )
-        _show(updated, as_json, PROJECT_COLUMNS)
-
-    @group.command()
-    def delete(name: str, url: Url = DEFAULT_URL, token: Token = None,
-               if_match: IfMatch = None) -> None:
-        """Delete a project."""
-        _delete(url, token, f"{base}/{name}", if_match)
-
-    return group
+def _patch(
+    url: str, token: str | None, path: str, body: dict[str, Any], if_match: str | None,
+) -> Any:
+    headers = _fields(**{"If-Match": if_match})
+    return _call(url, token, lambda c: c.call("PATCH", path, json=body, headers=headers))
 
 
 def _seconds(key: str, value: Any) -> Any:
@@ -197,49 +151,103 @@ def _seconds(key: str, value: Any) -> Any:
     return value
 
 
+def project_create(
+    name: str, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False,
+    department: str | None = None, deserved_gpus: Gpus = None,
+    over_quota_weight: Gpus = None, limit_gpus: Gpus = None, priority: int | None = None,
+    node_pool: Pools = None, max_interactive_seconds: int | None = None,
+    max_training_seconds: int | None = None,
+) -> None:
+    """Create a project."""
+    body = _fields(
+        name=name, department=department, deserved_gpus=deserved_gpus,
+        over_quota_weight=over_quota_weight, limit_gpus=limit_gpus, priority=priority,
+        node_pools=node_pool, max_interactive_seconds=max_interactive_seconds,
+        max_training_seconds=max_training_seconds,
+    )
+    _show(_call(url, token, lambda c: c.call("POST", PROJECTS, json=body)), as_json,
+          PROJECT_COLUMNS)
+
+
+def project_update(
+    name: str, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False,
+    if_match: IfMatch = None, department: Clearable = None,
+    deserved_gpus: Gpus = None, over_quota_weight: NullableGpus = None,
+    limit_gpus: NullableGpus = None, priority: int | None = None, node_pool: Pools = None,
+    clear_node_pools: bool = False, max_interactive_seconds: Clearable = None,
+    max_training_seconds: Clearable = None,
+) -> None:
+    """Change some fields; 'none' clears a nullable one (e.g. --limit-gpus none)."""
+    body = _fields(deserved_gpus=deserved_gpus, priority=priority, node_pools=node_pool)
+    if clear_node_pools:
+        body["node_pools"] = []
+    for key, value in (
+        ("department", department), ("over_quota_weight", over_quota_weight),
+        ("limit_gpus", limit_gpus), ("max_interactive_seconds", max_interactive_seconds),
+        ("max_training_seconds", max_training_seconds),
+    ):
+        if value is not None:
+            body[key] = _seconds(key, _nullable(value))
+    _show(_patch(url, token, f"{PROJECTS}/{name}", body, if_match), as_json, PROJECT_COLUMNS)
+
+
+def project_delete(
+    name: str, url: Url = DEFAULT_URL, token: Token = None, if_match: IfMatch = None
+) -> None:
+    """Delete a project."""
+    _delete(url, token, f"{PROJECTS}/{name}", if_match)
+
+
+def department_create(
+    name: str, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False,
+    parent: str | None = None, deserved_gpus: Gpus = None,
+    over_quota_weight: Gpus = None, limit_gpus: Gpus = None, priority: int | None = None,
+) -> None:
+    """Create a department."""
+    body = _fields(
+        name=name, parent=parent, deserved_gpus=deserved_gpus,
+        over_quota_weight=over_quota_weight, limit_gpus=limit_gpus, priority=priority,
+    )
+    _show(_call(url, token, lambda c: c.call("POST", DEPARTMENTS, json=body)), as_json,
+          DEPARTMENT_COLUMNS)
+
+
+def department_update(
+    name: str, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False,
+    if_match: IfMatch = None, parent: Clearable = None, deserved_gpus: Gpus = None,
+    over_quota_weight: NullableGpus = None, limit_gpus: NullableGpus = None,
+    priority: int | None = None,
+) -> None:
+    """Change some fields; 'none' clears a nullable one (e.g. --parent none)."""
+    body = _fields(deserved_gpus=deserved_gpus, priority=priority)
+    for key, value in (
+        ("parent", parent), ("over_quota_weight", over_quota_weight), ("limit_gpus", limit_gpus),
+    ):
+        if value is not None:
+            body[key] = _nullable(value)
+    _show(_patch(url, token, f"{DEPARTMENTS}/{name}", body, if_match), as_json,
+          DEPARTMENT_COLUMNS)
+
+
+def department_delete(
+    name: str, url: Url = DEFAULT_URL, token: Token = None, if_match: IfMatch = None,
+    cascade: Cascade = False,
+) -> None:
+    """Delete a department (refused while it has children, unless --cascade)."""
+    _delete(url, token, f"{DEPARTMENTS}/{name}", if_match, cascade)
+
+
+def projects_group() -> typer.Typer:
+    group = crud_group("projects", PROJECT_COLUMNS, "department")
+    group.command("create")(project_create)
+    group.command("update")(project_update)
+    group.command("delete")(project_delete)
+    return group
+
+
 def departments_group() -> typer.Typer:
     group = crud_group("departments", DEPARTMENT_COLUMNS, "parent")
-    base = "/api/v1/departments"
-
-    @group.command()
-    def create(
-        name: str, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False,
-        parent: str | None = None, deserved_gpus: Gpus = None,
-        over_quota_weight: Gpus = None, limit_gpus: Gpus = None, priority: int | None = None,
-    ) -> None:
-        """Create a department."""
-        body = _fields(
-            name=name, parent=parent, deserved_gpus=deserved_gpus,
-            over_quota_weight=over_quota_weight, limit_gpus=limit_gpus, priority=priority,
-        )
-        _show(_call(url, token, lambda c: c.call("POST", base, json=body)), as_json,
-              DEPARTMENT_COLUMNS)
-
-    @group.command()
-    def update(
-        name: str, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False,
-        if_match: IfMatch = None, parent: Clearable = None, deserved_gpus: Gpus = None,
-        over_quota_weight: NullableGpus = None, limit_gpus: NullableGpus = None,
-        priority: int | None = None,
-    ) -> None:
-        """Change some fields; 'none' clears a nullable one (e.g. --parent none)."""
-        body = _fields(deserved_gpus=deserved_gpus, priority=priority)
-        for key, value in (
-            ("parent", parent), ("over_quota_weight", over_quota_weight),
-            ("limit_gpus", limit_gpus),
-        ):
-            if value is not None:
-                body[key] = _nullable(value)
-        headers = _fields(**{"If-Match": if_match})
-        updated = _call(
-            url, token, lambda c: c.call("PATCH", f"{base}/{name}", json=body, headers=headers)
-        )
-        _show(updated, as_json, DEPARTMENT_COLUMNS)
-
-    @group.command()
-    def delete(name: str, url: Url = DEFAULT_URL, token: Token = None,
-               if_match: IfMatch = None, cascade: Cascade = False) -> None:
-        """Delete a department (refused while it has children, unless --cascade)."""
-        _delete(url, token, f"{base}/{name}", if_match, cascade)
-
+    group.command("create")(department_create)
+    group.command("update")(department_update)
+    group.command("delete")(department_delete)
     return group

@@ -45,6 +45,11 @@ def upgrade() -> None:
         sa.Column("generation", sa.BigInteger(), nullable=False),
     )
     op.bulk_insert(meta, [{"id": 1, "generation": 0}])
+    _create_quota_tables()
+    _create_audit_and_status()
+
+
+def _create_quota_tables() -> None:
     op.create_table(
         "departments",
         sa.Column("name", _NAME, primary_key=True),
@@ -64,6 +69,9 @@ def upgrade() -> None:
         *_stamp_columns(),
     )
     op.create_index("ix_projects_department", "projects", ["department"])
+
+
+def _create_audit_and_status() -> None:
     op.create_table(
         "audit_log",
         sa.Column(
