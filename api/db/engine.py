@@ -77,6 +77,11 @@ def _install_sqlite_hooks(engine: Engine, *, wal: bool) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
+def for_writing(engine: Engine) -> Engine:
+    """The same engine, but its transactions take SQLite's write lock when they begin."""
+    return engine.execution_options(**{_WRITE: True})
+
+
 class Database:
     """Sessions for the app: `read()` for queries, `write()` for one atomic change."""
 
@@ -84,9 +89,7 @@ class Database:
         self.engine = engine
         self.sqlite = is_sqlite(engine)
         self._read = sessionmaker(bind=engine, expire_on_commit=False)
-        self._write = sessionmaker(
-            bind=engine.execution_options(**{_WRITE: True}), expire_on_commit=False
-        )
+        self._write = sessionmaker(bind=for_writing(engine), expire_on_commit=False)
         # SQLite lets one writer in at a time and makes the others poll with growing sleeps
         # (busy_timeout), which gives writers of this process a long, unfair tail; queueing
         # them on a lock first hands the database over as soon as it is free. Other

@@ -15,6 +15,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
+from api.db.engine import for_writing
+
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 _PG_LOCK_KEY = 0x51_55_4F_54  # "QUOT": any constant all replicas agree on
 
@@ -37,13 +39,16 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with engine.begin() as connection:
+    # Write-locked from the first statement: on SQLite, a transaction that first reads
+    # (is the version table there?) and then writes fails outright when another process
+    # (a second worker starting) wrote in between; taking the lock up front makes it wait.
+    with for_writing(engine).begin() as connection:
         _lock(connection)
         command.upgrade(_config(connection), revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
-    with engine.begin() as connection:
+    with for_writing(engine).begin() as connection:
         _lock(connection)
         command.downgrade(_config(connection), revision)
 

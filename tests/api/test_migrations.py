@@ -3,6 +3,7 @@ restart keeps every object. Runs on SQLite and PostgreSQL (a fresh schema per te
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,7 +12,7 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import Engine, create_engine, inspect, text
 from typer.testing import CliRunner
 
 from api.app import create_app
@@ -61,6 +62,29 @@ def test_upgrade_from_empty_then_downgrade_leaves_nothing(empty_db_url: str) -> 
     assert upgraded == TABLES | {"alembic_version"} == again
     assert at_head == migrate.head_revision()
     assert downgraded <= {"alembic_version"}
+
+
+def test_servers_starting_together_migrate_once_without_failing(empty_db_url: str) -> None:
+    engines = [make_engine(empty_db_url) for _ in range(4)]
+    barrier, errors = threading.Barrier(len(engines)), []
+
+    def start(engine: Engine) -> None:
+        barrier.wait()
+        try:
+            migrate.upgrade(engine)
+        except Exception as exc:  # collected: the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start, args=(e,)) for e in engines]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    revision = migrate.current_revision(engines[0])
+    for engine in engines:
+        engine.dispose()
+
+    assert errors == [] and revision == migrate.head_revision()
 
 
 def test_the_migrated_schema_equals_the_models(empty_db_url: str) -> None:
