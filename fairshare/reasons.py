@@ -15,6 +15,15 @@ from fairshare.model import PendingReason, ReasonCode, Workload
 from fairshare.resources import format_gpus as g
 
 
+def gpus(milli: int) -> str:
+    """An amount with its unit, singular when it is one: "1 GPU", "0.5 GPU", "4 GPUs"."""
+    return f"{g(milli)} GPU" if milli <= 1000 else f"{g(milli)} GPUs"
+
+
+def possessive(name: str) -> str:
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
+
+
 def over_limit(owner: str, limit: int, held: int, need: int, kind: str) -> PendingReason:
     return PendingReason(
         ReasonCode.OVER_LIMIT,
@@ -35,9 +44,10 @@ def over_deserved(project: str, deserved: int, held: int, need: int) -> PendingR
 def over_fair_share(project: str, held: int, fair: int, need: int) -> PendingReason:
     return PendingReason(
         ReasonCode.OVER_FAIR_SHARE,
-        f"{project} holds {g(held)} GPUs and its fair share is {g(fair)}; this workload needs "
-        f"{g(need)} more: it runs when {g(need)} GPUs sit idle or {project}'s fair share "
-        f"grows (other projects' demand falls, or raise its deserved_gpus/over_quota_weight)",
+        f"{project} holds {gpus(held)} and its fair share is {g(fair)}; this workload needs "
+        f"{g(need)} more: it runs when {gpus(need)} sit idle or {possessive(project)} fair "
+        f"share grows (other projects' demand falls, or raise its deserved_gpus or "
+        f"over_quota_weight)",
     )
 
 
