@@ -58,7 +58,7 @@ def serve(
     """Run the REST API (tokens from $QUOTIENT_TOKENS and/or --tokens-file)."""
     import uvicorn
 
-    from api.app import ConfigError, create_app
+    from api.app import ConfigError, create_app, freeze_startup_objects
 
     settings = _settings(
         host=host, port=port, db_url=db, data_dir=data_dir, tokens_file=tokens_file
@@ -68,6 +68,7 @@ def serve(
     except ConfigError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
+    freeze_startup_objects()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
 
 
