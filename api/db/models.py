@@ -106,10 +106,11 @@ class AuditRow(Base):
 
 
 class StatusRow(Base):
-    """One row: the scheduler's latest cycle summary, replaced on every report."""
+    """One row, created by the migration: the scheduler's latest cycle summary, replaced on
+    every report (an UPDATE, so concurrent first reports cannot both insert)."""
 
     __tablename__ = "cluster_status"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    reported_at: Mapped[datetime] = mapped_column(UtcDateTime)
-    capacity_milli: Mapped[int] = mapped_column(BigInteger)  # also in body; read by writes
+    reported_at: Mapped[datetime | None] = mapped_column(UtcDateTime)  # None = never
+    capacity_milli: Mapped[int | None] = mapped_column(BigInteger)  # also in body; for writes
     body: Mapped[dict[str, Any]] = mapped_column(JSON)

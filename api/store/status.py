@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from api.db.engine import Database
 from api.db.models import ProjectRow, StatusRow
@@ -46,11 +46,11 @@ def save(db: Database, report: StatusReportIn) -> datetime:
     }
     at = utcnow()
     with db.write() as session:
-        row = session.get(StatusRow, 1)
-        if row is None:
-            row = StatusRow(id=1)
-            session.add(row)
-        row.reported_at, row.capacity_milli, row.body = at, report.capacity_gpus, body
+        session.execute(
+            update(StatusRow)
+            .where(StatusRow.id == 1)
+            .values(reported_at=at, capacity_milli=report.capacity_gpus, body=body)
+        )
     return at
 
 
@@ -71,7 +71,7 @@ def snapshot(db: Database) -> Snapshot:
         row = session.get(StatusRow, 1)
         rows = session.execute(select(ProjectRow.name, ProjectRow.deserved_milli)).all()
         deserved: dict[str, int] = dict(rows)
-    body: dict[str, Any] = row.body if row is not None else {}
+    body: dict[str, Any] = row.body if row is not None and row.reported_at else {}
     usage: dict[str, dict[str, int]] = body.get("projects", {})
     by_project: dict[str, list[PendingOut]] = defaultdict(list)
     unattributed: list[UnattributedPendingOut] = []

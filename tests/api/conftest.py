@@ -37,7 +37,7 @@ PG_URL = os.environ.get(
 )
 TOKENS = {"admin": "admin-secret", "viewer": "viewer-secret", "scheduler": "sched-secret"}
 TOKENS_ENV = ",".join(f"{role}:{token}" for role, token in TOKENS.items())
-DATA_TABLES = ("audit_log", "projects", "departments", "cluster_status")
+DATA_TABLES = ("audit_log", "projects", "departments")
 
 
 def auth(role: str) -> dict[str, str]:
@@ -92,8 +92,12 @@ def _empty_tables(url: str) -> None:
         with engine.begin() as conn:
             if tables:
                 conn.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-            if "quotient_meta" in present:
+            if "quotient_meta" in present:  # the single-row tables go back to how they start
                 conn.execute(text("UPDATE quotient_meta SET generation = 0"))
+                conn.execute(text(
+                    "UPDATE cluster_status SET reported_at = NULL, capacity_milli = NULL, "
+                    "body = '{}'"
+                ))
     finally:
         engine.dispose()
 

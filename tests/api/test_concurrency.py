@@ -9,7 +9,7 @@ from typing import TypeVar
 
 import httpx
 
-from tests.api.conftest import ADMIN, LiveServer, project
+from tests.api.conftest import ADMIN, SCHEDULER, LiveServer, project
 
 CLIENTS = 20
 T = TypeVar("T")
@@ -93,3 +93,15 @@ def test_concurrent_creates_of_one_name_have_one_winner(live: LiveServer) -> Non
     statuses = all_at_once(CLIENTS, create, live.url)
 
     assert sorted(statuses) == [201] + [409] * (CLIENTS - 1)
+
+
+def test_concurrent_first_status_reports_all_land(live: LiveServer) -> None:
+    def report(http: httpx.Client, i: int) -> int:
+        body = {"cycle_at": i, "capacity_gpus": 8, "projects": [], "pending": []}
+        return http.put("/api/v1/status", json=body, headers=SCHEDULER).status_code
+
+    statuses = all_at_once(10, report, live.url)
+
+    with httpx.Client(base_url=live.url, headers=ADMIN) as http:
+        assert http.get("/api/v1/status").json()["cycle_at"] in range(10)
+    assert statuses == [204] * 10

@@ -127,3 +127,13 @@ def test_a_restart_keeps_every_project(empty_db_url: str) -> None:
 
     assert after == before and len(after["projects"]) == 30
     assert written["etag"] == f'"r{before["generation"] + 1}"'  # generations never repeat
+
+
+def test_the_default_database_is_a_sqlite_file_under_the_data_dir(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path / "state", tokens=TOKENS_ENV)
+
+    with TestClient(create_app(settings)) as client:
+        assert client.get("/readyz").json()["status"] == "ready"
+
+    assert settings.database_url() == f"sqlite:///{tmp_path / 'state' / 'quotient.db'}"
+    assert (tmp_path / "state" / "quotient.db").is_file()

@@ -88,13 +88,14 @@ def _create_audit_and_status() -> None:
         sa.Column("generation", sa.BigInteger(), nullable=False),
     )
     op.create_index("ix_audit_log_kind_name", "audit_log", ["kind", "name"])
-    op.create_table(
+    status = op.create_table(
         "cluster_status",
         sa.Column("id", sa.Integer(), primary_key=True),
-        sa.Column("reported_at", _utc(), nullable=False),
-        sa.Column("capacity_milli", sa.BigInteger(), nullable=False),
+        sa.Column("reported_at", _utc(), nullable=True),
+        sa.Column("capacity_milli", sa.BigInteger(), nullable=True),
         sa.Column("body", sa.JSON(), nullable=False),
     )
+    op.bulk_insert(status, [{"id": 1, "reported_at": None, "capacity_milli": None, "body": {}}])
 
 
 def downgrade() -> None:
