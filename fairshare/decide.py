@@ -26,7 +26,7 @@ from fairshare.model import (
     RunningWorkload,
     Snapshot,
     Workload,
-    WorkloadType,
+    run_time_limit,
 )
 from fairshare.ordering import FairQueue
 from fairshare.placement import Placer
@@ -102,10 +102,7 @@ class _Cycle:
             project = self.tree.projects.get(r.workload.project)
             if project is None or r.terminating:
                 continue
-            limit = {
-                WorkloadType.INTERACTIVE: project.max_interactive_seconds,
-                WorkloadType.TRAIN: project.max_training_seconds,
-            }.get(r.workload.type)
+            limit = run_time_limit(project, r.workload.type)
             if limit is not None and self.snap.now - r.started_at > limit:
                 self._evict(
                     r,

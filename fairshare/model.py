@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from fairshare.quota_tree import QuotaTree
+from fairshare.quota_tree import Project, QuotaTree
 from fairshare.resources import MILLI_PER_GPU
 
 DEFAULT_POOL = "default"
@@ -183,6 +183,13 @@ class Workload:
     def demand_milli(self, gpu_memory_mib: int) -> int:
         """GPU milli of all pods, memory requests sized against GPUs of that memory."""
         return sum(p.gpu.milli_on(gpu_memory_mib) for p in self.pods)
+
+
+def run_time_limit(project: Project, kind: WorkloadType) -> int | None:
+    """Seconds a workload of that type may run in that project (None: no limit)."""
+    if kind == WorkloadType.INTERACTIVE:
+        return project.max_interactive_seconds
+    return project.max_training_seconds if kind == WorkloadType.TRAIN else None
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 
-from fairshare.model import WorkloadType
+from fairshare.model import WorkloadType, run_time_limit
 from fairshare.quota_tree import QuotaTree
 from scheduler.loop import SchedulingLoop
 from scheduler.ports import CycleReport
@@ -159,10 +159,7 @@ class Simulation:
                 self.queue.push(at + limit + 1, Kind.LIMIT, Event(Kind.LIMIT, name))
 
     def _run_time_limit(self, project: str, kind: WorkloadType) -> int | None:
-        p = self.sim.quota.projects[project]
-        if kind == WorkloadType.INTERACTIVE:
-            return p.max_interactive_seconds
-        return p.max_training_seconds if kind == WorkloadType.TRAIN else None
+        return run_time_limit(self.sim.quota.projects[project], kind)
 
     def _result(self) -> SimulationResult:
         return SimulationResult(
