@@ -54,6 +54,7 @@ def serve(
         Path | None, typer.Option(help="File of role:token pairs (or set $QUOTIENT_TOKENS)")
     ] = None,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    access_log: Annotated[bool, typer.Option(help="Log every request")] = True,
 ) -> None:
     """Run the REST API (tokens from $QUOTIENT_TOKENS and/or --tokens-file)."""
     import uvicorn
@@ -69,7 +70,9 @@ def serve(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     freeze_startup_objects()
-    uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level)
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_level=log_level, access_log=access_log
+    )
 
 
 def _engine(db: str | None, data_dir: Path | None) -> Engine:

@@ -19,11 +19,11 @@ from rich.table import Table
 from api.client import DEFAULT_URL, ApiCallError, ApiClient
 
 Url = Annotated[
-    str, typer.Option("--url", envvar="QUOTIENT_URL", help="API base URL ($QUOTIENT_URL)")
+    str, typer.Option("--url", envvar="QUOTIENT_URL", help="API base URL")
 ]
 Token = Annotated[
     str | None,
-    typer.Option("--token", envvar="QUOTIENT_TOKEN", help="Bearer token ($QUOTIENT_TOKEN)",
+    typer.Option("--token", envvar="QUOTIENT_TOKEN", help="Bearer token",
                  show_default=False),
 ]
 AsJson = Annotated[bool, typer.Option("--json", help="Print the API's JSON, for scripts")]
@@ -32,6 +32,10 @@ IfMatch = Annotated[
 ]
 Gpus = Annotated[str | None, typer.Option(help="GPUs, e.g. 4 or 0.5")]
 NullableGpus = Annotated[str | None, typer.Option(help="GPUs, or 'none' to clear")]
+Weight = Annotated[str | None, typer.Option(help="Surplus weight, e.g. 2 or 0.5")]
+ClearableWeight = Annotated[
+    str | None, typer.Option(help="Surplus weight, or 'none' for equal to deserved")
+]
 Clearable = Annotated[str | None, typer.Option(help="A value, or 'none' to clear it")]
 Cascade = Annotated[bool, typer.Option(help="Also delete its projects and sub-departments")]
 Pools = Annotated[list[str] | None, typer.Option("--node-pool", help="Repeat for several")]
@@ -154,7 +158,7 @@ def _seconds(key: str, value: Any) -> Any:
 def project_create(
     name: str, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False,
     department: str | None = None, deserved_gpus: Gpus = None,
-    over_quota_weight: Gpus = None, limit_gpus: Gpus = None, priority: int | None = None,
+    over_quota_weight: Weight = None, limit_gpus: Gpus = None, priority: int | None = None,
     node_pool: Pools = None, max_interactive_seconds: int | None = None,
     max_training_seconds: int | None = None,
 ) -> None:
@@ -172,7 +176,7 @@ def project_create(
 def project_update(
     name: str, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False,
     if_match: IfMatch = None, department: Clearable = None,
-    deserved_gpus: Gpus = None, over_quota_weight: NullableGpus = None,
+    deserved_gpus: Gpus = None, over_quota_weight: ClearableWeight = None,
     limit_gpus: NullableGpus = None, priority: int | None = None, node_pool: Pools = None,
     clear_node_pools: bool = False, max_interactive_seconds: Clearable = None,
     max_training_seconds: Clearable = None,
@@ -201,7 +205,7 @@ def project_delete(
 def department_create(
     name: str, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False,
     parent: str | None = None, deserved_gpus: Gpus = None,
-    over_quota_weight: Gpus = None, limit_gpus: Gpus = None, priority: int | None = None,
+    over_quota_weight: Weight = None, limit_gpus: Gpus = None, priority: int | None = None,
 ) -> None:
     """Create a department."""
     body = _fields(
@@ -215,7 +219,7 @@ def department_create(
 def department_update(
     name: str, url: Url = DEFAULT_URL, token: Token = None, as_json: AsJson = False,
     if_match: IfMatch = None, parent: Clearable = None, deserved_gpus: Gpus = None,
-    over_quota_weight: NullableGpus = None, limit_gpus: NullableGpus = None,
+    over_quota_weight: ClearableWeight = None, limit_gpus: NullableGpus = None,
     priority: int | None = None,
 ) -> None:
     """Change some fields; 'none' clears a nullable one (e.g. --parent none)."""
