@@ -15,12 +15,13 @@ from contextlib import asynccontextmanager
 from fastapi import Depends, FastAPI
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import TokenStore
+from api.auth import READERS, TREE_READERS, TokenStore
 from api.cache import RenderCache
 from api.db import migrate
 from api.db.engine import Database, make_engine
 from api.deps import index_query_parameters, reject_unknown_query
 from api.errors import install_handlers
+from api.fastpath import CachedReads
 from api.metrics import build_registry
 from api.routes import cluster, departments, ops, projects
 from api.settings import Settings
@@ -68,6 +69,15 @@ def create_app(settings: Settings) -> FastAPI:
         app.include_router(router)
     ops.add_metrics_route(app, public=settings.metrics_public)
     index_query_parameters(app)
+    app.add_middleware(
+        CachedReads,
+        paths={
+            projects.router.prefix: READERS,
+            departments.router.prefix: READERS,
+            "/api/v1/quota-tree": TREE_READERS,
+        },
+        weak={projects.router.prefix, departments.router.prefix},
+    )
     return app
 
 

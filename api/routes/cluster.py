@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import ACTOR_PATTERN
@@ -25,6 +25,7 @@ from api.deps import (
     json_or_not_modified,
 )
 from api.errors import error_responses
+from api.fastpath import http_key
 from api.fields import DNS_LABEL_PATTERN
 from api.schemas import AuditPage, QuotaTreeOut
 from api.schemas_status import StatusOut, StatusReportIn
@@ -39,7 +40,7 @@ router = APIRouter(prefix="/api/v1")
     summary="Every department and project; the ETag changes on every write",
 )
 async def get_quota_tree(
-    db: Db, cache: Cache, _: TreeReader, if_none_match: IfNoneMatch = None
+    request: Request, db: Db, cache: Cache, _: TreeReader, if_none_match: IfNoneMatch = None
 ) -> Response:
     gen = await tree.generation_async(db)
     body = cache.get(("tree", gen))
@@ -48,6 +49,7 @@ async def get_quota_tree(
         found = await run_in_threadpool(tree.quota_tree, db)
         gen, body = found.generation, found.model_dump_json().encode()
         cache.put(("tree", gen), body)
+    cache.put(http_key(request.url.path, request.scope["query_string"], gen), body)
     return json_or_not_modified(body, f'"g{gen}"', if_none_match)
 
 

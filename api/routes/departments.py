@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Response
+from fastapi import APIRouter, Path, Query, Request, Response
 from starlette.concurrency import run_in_threadpool
 
 from api.deps import (
@@ -23,6 +23,7 @@ from api.deps import (
     json_or_not_modified,
 )
 from api.errors import error_responses
+from api.fastpath import http_key
 from api.fields import DnsLabel
 from api.schemas import (
     DepartmentCreate,
@@ -42,7 +43,7 @@ Name = Annotated[str, Path(max_length=253, description="Department name")]
     summary="List departments (paged, by name)",
 )
 async def list_departments(
-    db: Db, cache: Cache, _: Reader, if_none_match: IfNoneMatch = None,
+    request: Request, db: Db, cache: Cache, _: Reader, if_none_match: IfNoneMatch = None,
     limit: Limit = 100, offset: Offset = 0,
     parent: Annotated[DnsLabel | None, Query(description="Only this department's")] = None,
 ) -> Response:
@@ -57,6 +58,7 @@ async def list_departments(
     if body is None:
         body = await run_in_threadpool(render)
         cache.put(key, body)
+    cache.put(http_key(request.url.path, request.scope["query_string"], gen), body)
     return json_or_not_modified(body, f'W/"g{gen}"', if_none_match)
 
 
