@@ -49,6 +49,7 @@ async def get_quota_tree(
         found = await run_in_threadpool(tree.quota_tree, db)
         gen, body = found.generation, found.model_dump_json().encode()
         cache.put(("tree", gen), body)
+    # Also under the raw request, so api.fastpath can repeat this exact 200 next time.
     cache.put(http_key(request.url.path, request.scope["query_string"], gen), body)
     return json_or_not_modified(body, f'"g{gen}"', if_none_match)
 

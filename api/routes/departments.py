@@ -58,6 +58,7 @@ async def list_departments(
     if body is None:
         body = await run_in_threadpool(render)
         cache.put(key, body)
+    # Also under the raw request, so api.fastpath can repeat this exact 200 next time.
     cache.put(http_key(request.url.path, request.scope["query_string"], gen), body)
     return json_or_not_modified(body, f'W/"g{gen}"', if_none_match)
 
