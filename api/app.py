@@ -64,10 +64,15 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.cache = RenderCache()
     app.state.registry = build_registry(db)
     app.state.schema_head = migrate.head_revision()
+    _add_routes(app, metrics_public=settings.metrics_public)
+    return app
+
+
+def _add_routes(app: FastAPI, *, metrics_public: bool) -> None:
     install_handlers(app)
     for router in (projects.router, departments.router, cluster.router, ops.router):
         app.include_router(router)
-    ops.add_metrics_route(app, public=settings.metrics_public)
+    ops.add_metrics_route(app, public=metrics_public)
     index_query_parameters(app)
     app.add_middleware(
         CachedReads,
@@ -78,7 +83,6 @@ def create_app(settings: Settings) -> FastAPI:
         },
         weak={projects.router.prefix, departments.router.prefix},
     )
-    return app
 
 
 def create_app_from_env() -> FastAPI:
