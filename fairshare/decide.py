@@ -200,7 +200,7 @@ class _Cycle:
                 continue
             elif waiting_on_victims:
                 self.kept[w.name] = nodes
-                self.reasons[w.name] = reasons.reclaiming(0, "evicted pods", "waiting for")
+                self.reasons[w.name] = reasons.waiting_for_victims(nodes)
             else:
                 rest.append(w)
         return rest

@@ -58,6 +58,15 @@ def reclaiming(victims: int, owners: str, verb: str) -> PendingReason:
     )
 
 
+def waiting_for_victims(nodes: tuple[str, ...]) -> PendingReason:
+    where = ", ".join(nodes) or "its nodes"
+    return PendingReason(
+        ReasonCode.RECLAIMING,
+        f"room was made on {where} by evicting pods that are still terminating; binds there "
+        f"once they are gone",
+    )
+
+
 def no_matching_node(detail: str) -> PendingReason:
     return PendingReason(
         ReasonCode.NO_MATCHING_NODE,

@@ -340,3 +340,22 @@ def test_fractions_in_a_stranding_order_still_pack_into_two_gpus() -> None:
     assert len(plan.bindings) == 5 and not plan.pending
     used = {b.assignment.gpu_indices for b in plan.bindings}
     assert used == {(0,), (1,)}
+
+
+def test_a_nominated_workload_waits_for_terminating_victims_and_keeps_its_room() -> None:
+    victim = run(workload("old", "b", 8), "n1")
+    terminating = RunningWorkload(victim.workload, victim.assignments, 0, terminating=True)
+    snap = Snapshot(
+        one,
+        ab,
+        (terminating,),
+        (workload("w", "a", 4), workload("x", "b", 1)),
+        (),
+        100,
+        {"w": ("n1",)},
+    )
+    plan = decide(snap)
+    assert not plan.bindings and not plan.evictions
+    assert plan.nominated == {"w": ("n1",)}
+    assert plan.pending["w"].code == ReasonCode.RECLAIMING
+    assert "still terminating" in plan.pending["w"].message
