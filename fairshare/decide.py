@@ -11,6 +11,7 @@ its inputs. It must not do I/O; the executor acts on the plan.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from fairshare import reasons
 from fairshare.division import divide_tree
@@ -52,6 +53,7 @@ class _Cycle:
         self.search = VictimSearch(self.ledger, self.placer)
         self.screen = Screen(self.tree, EligibilityCache(list(self.ledger.nodes.values())))
         self.running = {r.workload.name: r for r in snapshot.running}
+        self.project_of = {w.name: w.project for w in snapshot.pending}
         self.max_gpu_memory = max((n.gpu_memory_mib for n in snapshot.nodes), default=0)
         self.fair: dict[str, int] = {}
         self.demand: dict[str, int] = {}
@@ -373,7 +375,10 @@ class _Cycle:
         return CyclePlan(
             bindings=tuple(self.bindings),
             evictions=tuple(self.evictions[k] for k in sorted(self.evictions)),
-            pending={k: self.reasons[k] for k in sorted(self.reasons)},
+            pending={
+                k: replace(self.reasons[k], project=self.project_of[k])
+                for k in sorted(self.reasons)
+            },
             projects=summaries,
             capacity_milli=capacity,
             nominated=self._nominations(),

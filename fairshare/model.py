@@ -266,6 +266,7 @@ class Eviction:
 class PendingReason:
     code: ReasonCode
     message: str
+    project: str = ""  # the waiting workload's project; filled in when the plan is built
 
 
 @dataclass(frozen=True)

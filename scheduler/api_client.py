@@ -131,9 +131,7 @@ def status_body(at: int, plan: CyclePlan) -> dict[str, Any]:
     pending = [
         {
             "workload": workload,
-            # The plan maps workload -> reason only; a core that adds the project to the
-            # reason gets it attributed here without a change to this adapter.
-            "project": getattr(reason, "project", None),
+            "project": reason.project or None,
             "code": str(reason.code),
             "message": reason.message,
         }

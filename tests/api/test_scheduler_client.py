@@ -122,7 +122,10 @@ def test_the_reporter_puts_each_cycles_summary(client: TestClient) -> None:
         projects={"a": ProjectSummary("a", deserved_milli=2000, fair_share_milli=3500,
                                       allocated_milli=2500, running=2, pending=1,
                                       demand_milli=4000)},
-        pending={"ns/job": PendingReason(ReasonCode.OVER_FAIR_SHARE, "at its fair share")},
+        pending={
+            "ns/job": PendingReason(ReasonCode.OVER_FAIR_SHARE, "at its fair share", "a"),
+            "ns/orphan": PendingReason(ReasonCode.PROJECT_NOT_FOUND, "no such project", "gone"),
+        },
         capacity_milli=8000,
     )
     reporter = StatusReporter(client=scheduler_client(client))
@@ -134,10 +137,11 @@ def test_the_reporter_puts_each_cycles_summary(client: TestClient) -> None:
     assert status["cluster"] == {"total_gpus": 8, "allocated_gpus": 2.5, "idle_gpus": 5.5}
     row = status["projects"][0]
     assert (row["fair_share_gpus"], row["allocated_gpus"], row["demand_gpus"]) == (3.5, 2.5, 4)
-    assert status["unattributed_pending"] == [
-        {"workload": "ns/job", "project": None, "code": "OverFairShare",
-         "message": "at its fair share"}
+    assert [(p["workload"], p["code"]) for p in row["pending_reasons"]] == [
+        ("ns/job", "OverFairShare")
     ]
+    # A workload whose project does not exist cannot be shown under any project.
+    assert [p["workload"] for p in status["unattributed_pending"]] == ["ns/orphan"]
 
 
 def test_a_reporting_failure_never_stops_the_cycle() -> None:
