@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from fairshare.decide import decide
 from fairshare.model import CyclePlan, Policy, Snapshot, Workload
-from tests.builders import apply, node, project, tree, workload
+from tests.builders import apply, department, node, project, tree, workload
 
 FRACTIONS = [f"0.{d}" for d in range(1, 10)]
 
@@ -28,13 +28,25 @@ def worlds(draw: st.DrawFn) -> tuple[Snapshot, list[Workload], Policy]:
         node(f"n{i}", draw(st.integers(1, 8)), cpu=draw(st.sampled_from([8000, 64000])))
         for i in range(draw(st.integers(1, 3)))
     )
+    departments = [
+        department(f"d{i}", draw(st.integers(0, 8)), limit=draw(st.none() | st.integers(1, 10)))
+        for i in range(draw(st.integers(0, 2)))
+    ]
+    parents = [None, *(d.name for d in departments)]
     projects = []
     for i in range(draw(st.integers(1, 4))):
         deserved = draw(st.integers(0, 8))
         limit = draw(st.none() | st.integers(deserved, deserved + 8))
         weight = draw(st.none() | st.integers(0, 4))
         projects.append(
-            project(f"p{i}", deserved, weight=weight, limit=limit, priority=draw(st.integers(0, 1)))
+            project(
+                f"p{i}",
+                deserved,
+                weight=weight,
+                limit=limit,
+                priority=draw(st.integers(0, 1)),
+                department=draw(st.sampled_from(parents)),
+            )
         )
     names = [p.name for p in projects]
     loads = [_workload(draw, i, names) for i in range(draw(st.integers(0, 16)))]
@@ -42,7 +54,7 @@ def worlds(draw: st.DrawFn) -> tuple[Snapshot, list[Workload], Policy]:
         max_reclaim_milli_per_cycle=draw(st.none() | st.sampled_from([1000, 4000])),
         placement=draw(st.sampled_from(["binpack", "spread"])),
     )
-    return Snapshot(cluster, tree(*projects)), loads, policy
+    return Snapshot(cluster, tree(*projects, departments=departments)), loads, policy
 
 
 def _workload(draw: st.DrawFn, i: int, projects: list[str]) -> Workload:
@@ -83,6 +95,10 @@ def check_state(snap: Snapshot) -> None:
         if p.limit_milli is not None:
             assert by_project[name] <= p.limit_milli, f"{name} above its limit"
         assert non_pre[name] <= p.deserved_milli, f"{name} non-preemptible above deserved"
+    for name, d in snap.quota.departments.items():
+        if d.limit_milli is not None:
+            held = sum(by_project[p] for p in snap.quota.kids(name))
+            assert held <= d.limit_milli, f"department {name} above its limit"
 
 
 def shuffled(snap: Snapshot) -> Snapshot:

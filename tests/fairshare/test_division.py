@@ -188,3 +188,35 @@ def test_waterfill_hands_out_exactly_what_fits(
     weighted = sum(caps[n] for n in weights if weights[n] > 0)
     assert sum(out.values()) == min(capacity, weighted)
     assert all(out[n] <= caps[n] for n in weights)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.data(), capacity=st.integers(0, 40000))
+def test_a_tree_divides_within_every_parent(data: st.DataObject, capacity: int) -> None:
+    depts = [
+        department(
+            f"d{i}", data.draw(st.integers(0, 8)), limit=data.draw(st.none() | st.integers(0, 10))
+        )
+        for i in range(2)
+    ]
+    projects = [
+        project(
+            f"p{i}",
+            data.draw(st.integers(0, 8)),
+            limit=data.draw(st.none() | st.integers(8, 12)),
+            department=data.draw(st.sampled_from([None, "d0", "d1"])),
+        )
+        for i in range(5)
+    ]
+    t = tree(*projects, departments=depts)
+    demand = {p.name: data.draw(st.integers(0, 12000)) for p in projects}
+    shares = divide_tree(t, capacity, demand)
+    assert sum(shares[n] for n in t.kids(None)) <= capacity
+    for d in depts:
+        assert sum(shares[k] for k in t.kids(d.name)) <= shares[d.name]
+        if d.limit_milli is not None:
+            assert shares[d.name] <= d.limit_milli
+    for p in projects:
+        assert shares[p.name] <= demand[p.name]
+        if p.limit_milli is not None:
+            assert shares[p.name] <= p.limit_milli
