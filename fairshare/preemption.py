@@ -38,7 +38,10 @@ def holder_of(r: RunningWorkload) -> Holder:
     return Holder(r.workload.project, not r.workload.is_preemptible)
 
 
-def _bound(deficit: int, widest: int, narrowest: int) -> tuple[int, int]:
+Bound = tuple[int, int]  # (victims, GPU milli evicted), compared as a lower bound
+
+
+def _bound(deficit: int, widest: int, narrowest: int) -> Bound:
     """Fewest victims and least milli that can cover a GPU deficit on a node."""
     if deficit <= 0:  # only CPU or memory is short: one victim might do
         return (1, narrowest)
@@ -135,19 +138,16 @@ class VictimSearch:
 
     def _walk(
         self, pod: PodSpec, eligible: frozenset[str] | None, projects: Collection[str]
-    ) -> Iterator[tuple[tuple[int, int], tuple[int, int], str]]:
+    ) -> Iterator[tuple[Bound, Bound, str]]:
         """Nodes holding victims of `projects` as (floor, bound, node): `bound` is a lower
         bound on the (victims, milli evicted) the node needs, `floor` one for it and every
         later node. Nodes whose victims could not free enough GPUs are left out.
 
         Equal scores go to the first node walked: most idle GPUs, then name."""
-
         holding = self.index.nodes_of(projects)
 
         def usable(node: str) -> bool:
-            if node not in holding:
-                return False
-            room = self.index.room(projects, node)
+            room = self.index.room(projects, node) if node in holding else None
             spec = self.ledger.nodes.get(node)
             return (
                 room is not None
@@ -158,24 +158,27 @@ class VictimSearch:
             )
 
         if pod.gpu.is_fractional or not pod.gpu.whole:
+            # Any one victim frees a GPU's worth: the bound is the smallest victim there.
             for narrowest, node in self.index.by_narrowest:
                 if usable(node):
                     yield (1, narrowest), (1, narrowest), node
             return
+        yield from self._by_idle_gpus(pod.gpu.whole, usable)
+
+    def _by_idle_gpus(
+        self, need: int, usable: Callable[[str], bool]
+    ) -> Iterator[tuple[Bound, Bound, str]]:
+        """Usable nodes, most idle GPUs first: the GPU deficit, so the floor, only grows."""
         smallest = self.index.by_narrowest[0][0] if self.index.by_narrowest else 0
         widest = max(self.index.widest.values(), default=0)
         top = max((n.gpu_count for n in self.ledger.nodes.values()), default=0)
-        # Most idle GPUs first: the GPU deficit, and so the floor, only grows on the way.
         for idle in range(top, -1, -1):
-            deficit = pod.gpu.whole - idle
+            deficit = need - idle
             floor = _bound(deficit, widest, smallest)
             for _, node in self.ledger.whole_index.irange((idle, ""), (idle, _TOP)):
                 if usable(node):
-                    yield (
-                        floor,
-                        _bound(deficit, self.index.widest[node], self.index.narrowest[node]),
-                        node,
-                    )
+                    narrow = self.index.narrowest[node]
+                    yield floor, _bound(deficit, self.index.widest[node], narrow), node
 
     def _victims_needed(
         self, pod: PodSpec, node: str, victims: list[RunningWorkload]
