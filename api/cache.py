@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 
 
 class RenderCache:
@@ -33,14 +33,6 @@ class RenderCache:
             self._entries.move_to_end(key)
             while len(self._entries) > self._max:
                 self._entries.popitem(last=False)
-
-    def get_or_render(self, key: Hashable, render: Callable[[], bytes]) -> bytes:
-        body = self.get(key)
-        if body is None:
-            # Rendered outside the lock: two threads may both render once, equally.
-            body = render()
-            self.put(key, body)
-        return body
 
     def __len__(self) -> int:
         return len(self._entries)

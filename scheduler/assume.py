@@ -23,9 +23,6 @@ class AssumeCache:
         for b in bindings:
             self._assumed[b.assignment.pod] = (b, now)
 
-    def forget(self, pod: str) -> None:
-        self._assumed.pop(pod, None)
-
     def __len__(self) -> int:
         return len(self._assumed)
 
