@@ -23,7 +23,7 @@ from api.deps import index_query_parameters, reject_unknown_query
 from api.errors import install_handlers
 from api.fastpath import CachedReads
 from api.metrics import build_registry
-from api.routes import cluster, departments, ops, projects
+from api.routes import cluster, dashboard, departments, ops, projects
 from api.settings import Settings
 
 API_VERSION = "1"
@@ -70,7 +70,8 @@ def create_app(settings: Settings) -> FastAPI:
 
 def _add_routes(app: FastAPI, *, metrics_public: bool) -> None:
     install_handlers(app)
-    for router in (projects.router, departments.router, cluster.router, ops.router):
+    for router in (projects.router, departments.router, cluster.router, ops.router,
+                   dashboard.router):
         app.include_router(router)
     ops.add_metrics_route(app, public=metrics_public)
     index_query_parameters(app)

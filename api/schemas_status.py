@@ -13,6 +13,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from api.fields import GpuNumber, MilliFromDecimal, WholeNumber
+from api.schemas_dashboard import EvictionIn, NodeIn, WorkloadIn
 
 MAX_ITEMS = 100_000  # bounds a report's size; a cluster has far fewer projects or pods
 
@@ -47,6 +48,10 @@ class StatusReportIn(_In):
     capacity_gpus: MilliFromDecimal = Field(description="GPUs in the cluster this cycle")
     projects: list[ProjectUsageIn] = Field(max_length=MAX_ITEMS)
     pending: list[PendingIn] = Field(default_factory=list, max_length=MAX_ITEMS)
+    # Optional detail for the dashboard (api.schemas_dashboard); None = not reported.
+    nodes: list[NodeIn] | None = Field(None, max_length=MAX_ITEMS)
+    workloads: list[WorkloadIn] | None = Field(None, max_length=MAX_ITEMS)
+    evictions: list[EvictionIn] = Field(default_factory=list, max_length=MAX_ITEMS)
 
 
 class PendingOut(BaseModel):

@@ -20,7 +20,8 @@ import httpx
 from fairshare.model import CyclePlan
 from fairshare.quota_tree import Department, Project, QuotaTree, QuotaTreeError
 from fairshare.resources import QuantityError, format_gpus, gpus_to_milli
-from scheduler.ports import CycleReport
+from scheduler.ports import ClusterSource, CycleReport
+from scheduler.status_detail import detail_body
 
 log = logging.getLogger(__name__)
 
@@ -146,19 +147,28 @@ def status_body(at: int, plan: CyclePlan) -> dict[str, Any]:
 
 
 class StatusReporter:
-    """`CycleObserver` that reports each cycle; failures are logged, never raised."""
+    """`CycleObserver` that reports each cycle; failures are logged, never raised.
+
+    With `cluster`, each report also carries the dashboard's detail (nodes, workloads,
+    this cycle's evictions), read from that source right after the cycle acted.
+    """
 
     def __init__(
         self, base_url: str = "", token: str = "", *,
         client: httpx.Client | None = None, timeout_s: float = 2.0,
+        cluster: ClusterSource | None = None,
     ) -> None:
         self._http = client if client is not None else _client(base_url, token, timeout_s)
         self._owns_client = client is None
+        self._cluster = cluster
         self.failures = 0  # reports that did not arrive, for tests and metrics
 
     def on_cycle(self, report: CycleReport) -> None:
+        body = status_body(report.at, report.plan)
+        if self._cluster is not None:
+            body.update(detail_body(report, self._cluster.cluster_state()))
         try:
-            response = self._http.put(STATUS_PATH, json=status_body(report.at, report.plan))
+            response = self._http.put(STATUS_PATH, json=body)
         except httpx.HTTPError as exc:
             self.failures += 1
             log.warning("could not report cycle status: %s", exc)

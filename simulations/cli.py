@@ -34,7 +34,10 @@ def simulate_command(
     ] = None,
     report_dir: Annotated[
         Path | None,
-        typer.Option("--report", help="Write allocation.png and allocation.csv into this folder."),
+        typer.Option(
+            "--report",
+            help="Write report.html, allocation.png and allocation.csv into this folder.",
+        ),
     ] = None,
 ) -> None:
     """Replay a scenario through the scheduler's own loop on a virtual clock; no cluster needed."""

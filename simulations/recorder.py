@@ -44,6 +44,12 @@ class TimelinePoint:
 
 
 @dataclass(frozen=True)
+class FairSharePoint:
+    at: int
+    fair_share_milli: Mapping[str, int]  # project -> fair share of the cycle at `at`
+
+
+@dataclass(frozen=True)
 class ProjectView:
     name: str
     deserved_milli: int
@@ -120,15 +126,25 @@ class Recorder:
         self.refused: list[RefusedBinding] = []
         self._refused_now: dict[str, str] = {}  # workload -> error, from the latest cycle
         self.timeline: list[TimelinePoint] = []
+        # Fair share per project over time (one point per change), for the HTML report.
+        self.fair_timeline: list[FairSharePoint] = []
 
     def on_cycle(self, report: CycleReport) -> None:
         self.cycles += 1
         self.last_plan = report.plan
+        self._sample_fair(report)
         pods = {b.assignment.pod: b.workload for b in report.plan.bindings}
         self._refused_now = {}
         for pod, error in sorted(report.result.failed_bindings.items()):
             self.refused.append(RefusedBinding(report.at, pod, error))
             self._refused_now[pods.get(pod, pod)] = error
+
+    def _sample_fair(self, report: CycleReport) -> None:
+        fair = {n: s.fair_share_milli for n, s in sorted(report.plan.projects.items())}
+        if self.fair_timeline and self.fair_timeline[-1].at == report.at:
+            self.fair_timeline.pop()  # a later cycle at the same instant has the last word
+        if not self.fair_timeline or self.fair_timeline[-1].fair_share_milli != fair:
+            self.fair_timeline.append(FairSharePoint(report.at, fair))
 
     def sample(self, at: int) -> None:
         allocated = dict.fromkeys(sorted(self.quota.projects), 0)

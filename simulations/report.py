@@ -2,6 +2,7 @@
 
 Owns the presentation of a `SimulationResult`: a rich table per project (deserved, fair
 share, allocated, running, pending) and one line per pending workload with its reason;
+`report.html` (report_html.py: the dashboard's pages over the run, opening from disk),
 `allocation.png`, a stacked step chart of GPUs allocated per project over time with the
 capacity line (the view Run:ai's analytics dashboard gives), and `allocation.csv` with the
 same data; and a progress bar for long runs. matplotlib runs headless (Agg). It must not
@@ -143,11 +144,15 @@ def write_png(r: SimulationResult, path: Path) -> None:
 
 
 def write_report(r: SimulationResult, directory: Path) -> list[Path]:
+    from simulations.report_html import write_html
+
     directory.mkdir(parents=True, exist_ok=True)
     png, table = directory / "allocation.png", directory / "allocation.csv"
+    page = directory / "report.html"
     write_png(r, png)
     write_csv(r, table)
-    return [png, table]
+    write_html(r, page)
+    return [png, table, page]
 
 
 # --------------------------------------------------------------------- progress

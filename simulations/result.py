@@ -22,6 +22,7 @@ from simulations.convert import SimulationInput
 from simulations.expectations import CheckResult
 from simulations.recorder import (
     ClusterView,
+    FairSharePoint,
     ProjectView,
     RefusedBinding,
     TimelinePoint,
@@ -41,6 +42,7 @@ class SimulationResult:
     refused: tuple[RefusedBinding, ...]
     checks: tuple[CheckResult, ...]
     cycles: int
+    fair_timeline: tuple[FairSharePoint, ...] = ()  # for the HTML report's fair-share lines
 
     @property
     def utilization(self) -> float:

@@ -170,6 +170,7 @@ class Simulation:
             refused=tuple(self.recorder.refused),
             checks=tuple(sorted(self.checks, key=_check_order)),
             cycles=self.recorder.cycles,
+            fair_timeline=tuple(self.recorder.fair_timeline),
         )
 
 

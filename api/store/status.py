@@ -27,6 +27,7 @@ from api.schemas_status import (
     StatusReportIn,
     UnattributedPendingOut,
 )
+from api.store import dashboard
 from api.store.common import utcnow
 
 
@@ -46,6 +47,8 @@ def save(db: Database, report: StatusReportIn) -> datetime:
     }
     at = utcnow()
     with db.write() as session:
+        previous = session.get(StatusRow, 1)
+        body.update(dashboard.carry(previous.body if previous else None, report))
         session.execute(
             update(StatusRow)
             .where(StatusRow.id == 1)

@@ -1,0 +1,424 @@
+/* Quotient dashboard: draws one data model (live from the API, or a simulation report).
+ *
+ * Owns the page's sections (cluster totals, projects on one scale, allocation over time
+ * with evictions, workloads with a project filter, nodes and their GPUs), the project
+ * colours (Okabe-Ito, colour-blind safe, fixed by the project's place in the sorted list
+ * so a project keeps its colour in every chart) and number formatting with units. It must
+ * not fetch anything: live.js fetches, a report embeds its data. Text from data is only
+ * ever set as textContent, never parsed as HTML.
+ */
+(function (global) {
+  "use strict";
+
+  // Okabe & Ito (2008): distinguishable with every common colour-vision deficiency.
+  var PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00", "#56B4E9",
+                 "#000000", "#F0E442"];
+  var DASHES = ["solid", "dot", "dash", "longdash", "dashdot"];
+  var state = { filter: "", stateFilter: "", model: null };
+
+  function el(tag, attrs) {
+    var node = document.createElement(tag);
+    Object.keys(attrs || {}).forEach(function (k) {
+      var v = attrs[k];
+      if (v === null || v === undefined || v === false) return;
+      if (k === "text") node.textContent = String(v);
+      else if (k === "style") node.setAttribute("style", v);
+      else node.setAttribute(k, v === true ? "" : String(v));
+    });
+    var add = function (child) {
+      if (child === null || child === undefined || child === "") return;
+      if (Array.isArray(child)) { child.forEach(add); return; }
+      node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    };
+    for (var i = 2; i < arguments.length; i++) add(arguments[i]);
+    return node;
+  }
+
+  function colourOf(model, project) {
+    var i = model.projectNames.indexOf(project);
+    return i < 0 ? "#777777" : PALETTE[i % PALETTE.length];
+  }
+  function dashOf(model, project) {
+    var i = model.projectNames.indexOf(project);
+    return DASHES[Math.floor(Math.max(i, 0) / PALETTE.length) % DASHES.length];
+  }
+
+  function gpus(n) {
+    if (n === null || n === undefined) return "–";
+    return String(n);
+  }
+  function gpuUnit(n) { return gpus(n) + (Number(n) === 1 ? " GPU" : " GPUs"); }
+  function percent(x) { return (Math.round(x * 1000) / 10).toFixed(1) + " %"; }
+  function duration(seconds) {
+    if (seconds < 60) return seconds + " s";
+    if (seconds < 3600) return Math.round(seconds / 60) + " min";
+    if (seconds < 86400) return (Math.round(seconds / 360) / 10) + " h";
+    return (Math.round(seconds / 8640) / 10) + " d";
+  }
+  function request(w) {
+    if (w.gpu_memory_mib_per_pod) return w.gpu_memory_mib_per_pod + " MiB GPU memory" +
+      (w.pods > 1 ? " × " + w.pods + " pods" : "");
+    var per = w.gpus_per_pod;
+    var text = Number(per) < 1 ? per + " of a GPU" : gpuUnit(per);
+    return w.pods > 1 ? text + " × " + w.pods + " pods" : text;
+  }
+
+  // ------------------------------------------------------------------ sections
+
+  function clusterSection(model) {
+    var c = model.cluster;
+    var cards = [
+      ["Total", gpuUnit(c.total_gpus), "total_gpus"],
+      ["Allocated", gpuUnit(c.allocated_gpus), "allocated_gpus"],
+      ["Idle", gpuUnit(c.idle_gpus), "idle_gpus"],
+      [model.mode === "report" ? "Utilisation (run average)" : "Utilisation",
+        percent(c.utilization), "utilization"],
+      ["Pending workloads", String(c.pending), "pending"]
+    ];
+    var list = el("dl", { class: "cards" });
+    cards.forEach(function (card) {
+      list.appendChild(el("div", { class: "card", "data-field": card[2] },
+        el("dt", { text: card[0] }), el("dd", { text: card[1] })));
+    });
+    return el("section", { "aria-labelledby": "h-cluster", id: "cluster" },
+      el("h2", { id: "h-cluster", text: "Cluster" }), list);
+  }
+
+  function bar(kind, value, scale, colour, label) {
+    var width = scale > 0 ? Math.min(100, (Number(value) / scale) * 100) : 0;
+    return el("div", { class: "bar-row" },
+      el("span", { class: "bar-label", text: label }),
+      el("span", { class: "bar-track" },
+        el("span", { class: "bar " + kind, style: "width:" + width.toFixed(2) +
+          "%;--c:" + colour })));
+  }
+
+  function projectBars(model, p, scale) {
+    var colour = colourOf(model, p.name);
+    var wrap = el("div", { class: "bars", "aria-hidden": "true" },
+      bar("deserved", p.deserved_gpus, scale, colour, "deserved"),
+      bar("fair", p.fair_share_gpus, scale, colour, "fair share"),
+      bar("allocated", p.allocated_gpus, scale, colour, "allocated"));
+    var over = Number(p.allocated_gpus) - Number(p.deserved_gpus);
+    if (over > 0) {
+      wrap.appendChild(el("span", { class: "borrowing",
+        text: "borrowing " + gpuUnit(Math.round(over * 1000) / 1000) + " over quota" }));
+    }
+    return wrap;
+  }
+
+  function projectRow(model, p, scale) {
+    var cells = ["deserved_gpus", "fair_share_gpus", "allocated_gpus"].map(function (f) {
+      return el("td", { class: "num", "data-field": f, text: gpus(p[f]) });
+    });
+    return el("tr", { "data-project": p.name },
+      el("th", { scope: "row" },
+        el("span", { class: "swatch", style: "--c:" + colourOf(model, p.name),
+          "aria-hidden": "true" }), p.name,
+        p.department ? el("span", { class: "dept", text: " · " + p.department }) : null),
+      cells[0], cells[1], cells[2],
+      el("td", { class: "num", "data-field": "running", text: String(p.running) }),
+      el("td", { class: "num", "data-field": "pending", text: String(p.pending) }),
+      el("td", { class: "bars-cell" }, projectBars(model, p, scale)));
+  }
+
+  function projectsSection(model) {
+    var scale = 0;
+    model.projects.forEach(function (p) {
+      scale = Math.max(scale, Number(p.deserved_gpus), Number(p.fair_share_gpus),
+        Number(p.allocated_gpus));
+    });
+    var body = el("tbody");
+    groups(model).forEach(function (g) {
+      if (g.department) {
+        body.appendChild(el("tr", { class: "dept-row", "data-department": g.department.name },
+          el("th", { scope: "rowgroup", colspan: "7",
+            text: "Department " + g.department.name + ": deserved " +
+              gpuUnit(g.department.deserved_gpus) + ", allocated " +
+              gpuUnit(g.allocated) })));
+      }
+      g.projects.forEach(function (p) { body.appendChild(projectRow(model, p, scale)); });
+    });
+    var table = el("table", { class: "projects" },
+      el("caption", { text: "Deserved, fair share and allocated GPUs per project, on one " +
+        "scale (" + gpuUnit(scale) + " = full bar). Allocated beyond deserved is borrowing." }),
+      el("thead", {}, el("tr", {},
+        el("th", { scope: "col", text: "Project" }),
+        el("th", { scope: "col", class: "num", text: "Deserved (GPUs)" }),
+        el("th", { scope: "col", class: "num", text: "Fair share (GPUs)" }),
+        el("th", { scope: "col", class: "num", text: "Allocated (GPUs)" }),
+        el("th", { scope: "col", class: "num", text: "Running" }),
+        el("th", { scope: "col", class: "num", text: "Pending" }),
+        el("th", { scope: "col", text: "Deserved / fair share / allocated" }))),
+      body);
+    return el("section", { "aria-labelledby": "h-projects", id: "projects" },
+      el("h2", { id: "h-projects", text: "Projects" }),
+      el("div", { class: "scroll", tabindex: "0", role: "region",
+        "aria-label": "Projects table" }, table),
+      el("p", { class: "legend", "aria-hidden": "true" },
+        el("span", { class: "key deserved" }), "deserved ",
+        el("span", { class: "key fair" }), "fair share ",
+        el("span", { class: "key allocated" }), "allocated"));
+  }
+
+  function groups(model) {
+    var byDept = {};
+    var out = [];
+    (model.departments || []).forEach(function (d) {
+      var g = { department: d, projects: [], allocated: 0 };
+      byDept[d.name] = g;
+      out.push(g);
+    });
+    var loose = { department: null, projects: [], allocated: 0 };
+    model.projects.forEach(function (p) {
+      var g = p.department && byDept[p.department] ? byDept[p.department] : loose;
+      g.projects.push(p);
+      g.allocated = Math.round((g.allocated + Number(p.allocated_gpus)) * 1000) / 1000;
+    });
+    out = out.filter(function (g) { return g.projects.length > 0; });
+    if (loose.projects.length) out.push(loose);
+    return out;
+  }
+
+  // ---------------------------------------------------------- chart over time
+
+  function hours(seconds, origin) { return (seconds - origin) / 3600; }
+
+  function stepped(points, key, project, origin, end) {
+    var xs = [], ys = [];
+    points.forEach(function (pt) {
+      xs.push(hours(pt.at, origin));
+      ys.push(Number((pt[key] || {})[project] || 0));
+    });
+    if (xs.length && end !== null && hours(end, origin) > xs[xs.length - 1]) {
+      xs.push(hours(end, origin));
+      ys.push(ys[ys.length - 1]);
+    }
+    return { x: xs, y: ys };
+  }
+
+  function valueAt(points, project, at) {
+    var v = 0;
+    points.forEach(function (pt) {
+      if (pt.at <= at) v = Number((pt.allocated_gpus || {})[project] || 0);
+    });
+    return v;
+  }
+
+  function traces(model) {
+    var h = model.history, pts = h.points, origin = h.origin, out = [];
+    model.projectNames.forEach(function (name) {
+      var colour = colourOf(model, name), dash = dashOf(model, name);
+      var alloc = stepped(pts, "allocated_gpus", name, origin, h.end);
+      out.push({ x: alloc.x, y: alloc.y, name: name + " allocated", legendgroup: name,
+        type: "scatter", mode: "lines", line: { shape: "hv", color: colour, width: 2.5,
+          dash: dash },
+        hovertemplate: name + ": %{y} GPUs at %{x:.2f} h<extra></extra>" });
+      var fair = stepped(pts, "fair_share_gpus", name, origin, h.end);
+      out.push({ x: fair.x, y: fair.y, name: name + " fair share", legendgroup: name,
+        type: "scatter", mode: "lines", line: { shape: "hv", color: colour, width: 1,
+          dash: "dash" }, opacity: 0.8,
+        hovertemplate: name + " fair share: %{y} GPUs<extra></extra>" });
+      var deserved = model.deservedByProject[name];
+      if (model.mode === "report" && deserved !== undefined && alloc.x.length) {
+        out.push({ x: [alloc.x[0], alloc.x[alloc.x.length - 1]], y: [deserved, deserved],
+          name: name + " deserved", legendgroup: name, type: "scatter", mode: "lines",
+          line: { color: colour, width: 1, dash: "dot" },
+          hovertemplate: name + " deserved: %{y} GPUs<extra></extra>" });
+      }
+    });
+    var ev = h.evictions;
+    if (ev.length) {
+      out.push({ x: ev.map(function (e) { return hours(e.at, origin); }),
+        y: ev.map(function (e) { return valueAt(pts, e.project, e.at); }),
+        text: ev.map(function (e) { return e.workload + " (" + e.project + ", " +
+          gpuUnit(e.gpus) + "): " + e.code; }),
+        name: "evictions", type: "scatter", mode: "markers",
+        marker: { symbol: "x-thin-open", size: 11, color: "#B00020",
+          line: { width: 2, color: "#B00020" } },
+        hovertemplate: "%{text}<extra>eviction</extra>" });
+    }
+    return out;
+  }
+
+  function chartSection(model) {
+    var h = model.history;
+    var summary = "Allocated GPUs per project over " +
+      duration(Math.max(0, Math.round((h.end || h.origin) - h.origin))) + "; " +
+      h.evictions.length + " eviction(s) marked with crosses.";
+    var chart = el("div", { id: "timeline", class: "chart", role: "img",
+      "aria-label": summary });
+    return el("section", { "aria-labelledby": "h-timeline", id: "history" },
+      el("h2", { id: "h-timeline", text: "Allocated GPUs over time" }),
+      el("p", { class: "note", text: summary + (model.mode === "report" ?
+        " Dashed: fair share; dotted: deserved." : " Dashed: fair share.") }),
+      chart);
+  }
+
+  function drawChart(model) {
+    var node = document.getElementById("timeline");
+    if (!node || !global.Plotly) return;
+    var layout = {
+      margin: { l: 56, r: 16, t: 8, b: 48 },
+      xaxis: { title: { text: "time (hours)" }, zeroline: false },
+      yaxis: { title: { text: "GPUs" }, rangemode: "tozero" },
+      legend: { orientation: "h", y: -0.25 },
+      shapes: model.cluster.total_gpus ? [{ type: "line", xref: "paper", x0: 0, x1: 1,
+        y0: Number(model.cluster.total_gpus), y1: Number(model.cluster.total_gpus),
+        line: { color: "#555", width: 1, dash: "dot" } }] : [],
+      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
+      font: { family: "system-ui, sans-serif", size: 13 }
+    };
+    global.Plotly.react(node, traces(model), layout,
+      { responsive: true, displaylogo: false, displayModeBar: false });
+  }
+
+  // ----------------------------------------------------------------- workloads
+
+  function workloadRow(model, w) {
+    var nodes = w.nodes && w.nodes.length ? w.nodes.join(", ") : "–";
+    return el("tr", { "data-workload": w.name, "data-state": w.state },
+      el("th", { scope: "row", text: w.name }),
+      el("td", {}, el("span", { class: "swatch", style: "--c:" + colourOf(model, w.project),
+        "aria-hidden": "true" }), w.project),
+      el("td", { text: w.type }),
+      el("td", { text: w.state }),
+      el("td", { class: "num", text: request(w) }),
+      el("td", { text: nodes }),
+      el("td", { class: "num", text: duration(w.age_seconds || 0) }),
+      el("td", { class: "reason" }, w.reason ? el("strong", { text: w.reason }) : "",
+        w.message ? el("span", { class: "message", text: " " + w.message }) : ""));
+  }
+
+  function filterControls(model) {
+    var select = el("select", { id: "project-filter" },
+      el("option", { value: "", text: "all projects" }));
+    model.projectNames.forEach(function (n) {
+      var opt = el("option", { value: n, text: n });
+      if (n === state.filter) opt.selected = true;
+      select.appendChild(opt);
+    });
+    select.addEventListener("change", function () { state.filter = select.value; redraw(); });
+    var which = el("select", { id: "state-filter" });
+    [["", "running and pending"], ["running", "running"], ["pending", "pending"]]
+      .forEach(function (o) {
+        var opt = el("option", { value: o[0], text: o[1] });
+        if (o[0] === state.stateFilter) opt.selected = true;
+        which.appendChild(opt);
+      });
+    which.addEventListener("change", function () { state.stateFilter = which.value; redraw(); });
+    return el("div", { class: "filters" },
+      el("label", { for: "project-filter", text: "Project " }), select,
+      el("label", { for: "state-filter", text: " Show " }), which);
+  }
+
+  function workloadsSection(model) {
+    var shown = model.workloads.filter(function (w) {
+      return (!state.filter || w.project === state.filter) &&
+        (!state.stateFilter || w.state === state.stateFilter);
+    });
+    shown.sort(function (a, b) {
+      return (a.state === b.state ? 0 : a.state === "pending" ? -1 : 1) ||
+        (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+    });
+    var body = el("tbody");
+    shown.forEach(function (w) { body.appendChild(workloadRow(model, w)); });
+    if (!shown.length) {
+      body.appendChild(el("tr", {}, el("td", { colspan: "8", text: "No workloads." })));
+    }
+    var table = el("table", { class: "workloads" },
+      el("caption", { text: shown.length + " workload(s); pending ones first, with the " +
+        "reason they wait and what would have to change." }),
+      el("thead", {}, el("tr", {}, ["Workload", "Project", "Type", "State", "GPUs",
+        "Node", "Age", "Reason"].map(function (t) {
+          return el("th", { scope: "col", text: t });
+        }))),
+      body);
+    return el("section", { "aria-labelledby": "h-workloads", id: "workloads" },
+      el("h2", { id: "h-workloads", text: "Workloads" }), filterControls(model),
+      el("div", { class: "scroll", tabindex: "0", role: "region",
+        "aria-label": "Workloads table" }, table));
+  }
+
+  // --------------------------------------------------------------------- nodes
+
+  function gpuBox(model, node, g, owners) {
+    var used = Number(g.used_gpus);
+    var label = node.name + " GPU " + g.index + ": " + (used === 0 ? "idle" :
+      gpus(g.used_gpus) + " of 1 used" + (g.shared ? ", shared" : "")) +
+      (g.workloads.length ? " by " + g.workloads.join(", ") : "");
+    var project = g.workloads.length ? owners[g.workloads[0]] : null;
+    return el("li", { class: "gpu" + (g.shared ? " shared" : "") + (used ? " busy" : ""),
+      title: label, "aria-label": label },
+      el("span", { class: "fill", style: "height:" + Math.round(used * 100) + "%;--c:" +
+        (project ? colourOf(model, project) : "#999") }),
+      el("span", { class: "gpu-text", text: used === 0 ? "idle" :
+        (g.shared ? gpus(g.used_gpus) + "·s" : gpus(g.used_gpus)) }));
+  }
+
+  function nodesSection(model) {
+    var owners = {};
+    model.workloads.forEach(function (w) { owners[w.name] = w.project; });
+    var list = el("ul", { class: "nodes" });
+    model.nodes.forEach(function (n) {
+      var used = 0, shared = 0;
+      n.gpus.forEach(function (g) { used += Number(g.used_gpus); if (g.shared) shared++; });
+      used = Math.round(used * 1000) / 1000;
+      var gpusList = el("ul", { class: "gpus" });
+      n.gpus.forEach(function (g) { gpusList.appendChild(gpuBox(model, n, g, owners)); });
+      list.appendChild(el("li", { class: "node", "data-node": n.name },
+        el("h3", { text: n.name }),
+        el("p", { class: "node-meta", text: (n.gpu_model || "GPU") + " · pool " + n.pool +
+          " · " + gpuUnit(used) + " of " + n.gpus.length + " used" +
+          (shared ? " · " + shared + " shared" : "") + (n.unschedulable ? " · cordoned" : "") }),
+        gpusList));
+    });
+    return el("section", { "aria-labelledby": "h-nodes", id: "nodes-section" },
+      el("h2", { id: "h-nodes", text: "Nodes" }),
+      el("p", { class: "note", text: "Each square is one GPU, filled by how much of it is " +
+        "held; “·s” marks a GPU shared by fractional workloads." }), list);
+  }
+
+  // ---------------------------------------------------------------------- page
+
+  function normalise(model) {
+    model.projectNames = model.projects.map(function (p) { return p.name; }).sort();
+    model.deservedByProject = {};
+    model.projects.forEach(function (p) {
+      model.deservedByProject[p.name] = Number(p.deserved_gpus);
+    });
+    return model;
+  }
+
+  function redraw() {
+    var model = state.model, root = document.getElementById("app");
+    if (!model || !root) return;
+    var focused = document.activeElement && document.activeElement.id;
+    var main = el("main", { id: "main" },
+      el("header", { class: "top" },
+        el("h1", { text: model.title }),
+        el("p", { class: "updated", id: "updated", role: "status", text: model.updated })),
+      clusterSection(model), projectsSection(model), chartSection(model),
+      workloadsSection(model), nodesSection(model));
+    // Keep the chart's node across refreshes, so Plotly updates it in place.
+    var old = document.getElementById("timeline"), fresh = main.querySelector("#timeline");
+    if (old && fresh) {
+      old.setAttribute("aria-label", fresh.getAttribute("aria-label"));
+      fresh.replaceWith(old);
+    }
+    root.replaceChildren(main);
+    drawChart(model);
+    if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
+  }
+
+  function show(model) {
+    state.model = normalise(model);
+    redraw();
+  }
+
+  // A simulation report: its data is already in the page.
+  function showReport(data) { show(data); }
+
+  global.QuotientDashboard = { show: show, showReport: showReport, redraw: redraw, el: el,
+    palette: PALETTE };
+})(window);
