@@ -14,6 +14,7 @@ store or draw anything itself.
 from __future__ import annotations
 
 import secrets
+import socket
 import tempfile
 import threading
 import time
@@ -83,22 +84,36 @@ class ApiThread:
             create_app(settings), host=host, port=port, log_level="warning", access_log=False
         )
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="quotient-api", daemon=True)
-        self.host = host
+        self.host, self.port = host, port
+        self.thread: threading.Thread | None = None
 
     def start(self, timeout_s: float = 30.0) -> str:
+        # Bound here, so a port in use is an OSError in this thread, not a log line in uvicorn's.
+        sock = socket.socket(socket.AF_INET6 if ":" in self.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((self.host, self.port))
+        except OSError as exc:
+            sock.close()
+            where = f"{self.host}:{self.port}"
+            raise RuntimeError(f"cannot listen on {where}: {exc.strerror}") from None
+        self.thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, name="quotient-api", daemon=True
+        )
         self.thread.start()
         deadline = time.monotonic() + timeout_s
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
                 raise RuntimeError(f"the API did not start on {self.host} (port taken?)")
             time.sleep(0.02)
-        port = self.server.servers[0].sockets[0].getsockname()[1]
-        return f"http://{self.host}:{port}"
+        port = sock.getsockname()[1]
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{port}"
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self.thread.join(timeout=10)
+        if self.thread is not None:
+            self.thread.join(timeout=10)
 
 
 def seed_quotas(http: httpx.Client) -> None:

@@ -108,17 +108,22 @@
   }
 
   function projectRow(model, p, scale) {
+    var labels = { deserved_gpus: "Deserved (GPUs)", fair_share_gpus: "Fair share (GPUs)",
+      allocated_gpus: "Allocated (GPUs)" };
     var cells = ["deserved_gpus", "fair_share_gpus", "allocated_gpus"].map(function (f) {
-      return el("td", { class: "num", "data-field": f, text: gpus(p[f]) });
+      return el("td", { class: "num", "data-field": f, "data-label": labels[f],
+        text: gpus(p[f]) });
     });
     return el("tr", { "data-project": p.name },
       el("th", { scope: "row" },
         el("span", { class: "swatch", style: "--c:" + colourOf(model, p.name),
           "aria-hidden": "true" }), p.name,
-        p.department ? el("span", { class: "dept", text: " · " + p.department }) : null),
+        p.department ? el("span", { class: "dept", text: p.department }) : null),
       cells[0], cells[1], cells[2],
-      el("td", { class: "num", "data-field": "running", text: String(p.running) }),
-      el("td", { class: "num", "data-field": "pending", text: String(p.pending) }),
+      el("td", { class: "num", "data-field": "running", "data-label": "Running",
+        text: String(p.running) }),
+      el("td", { class: "num", "data-field": "pending", "data-label": "Pending",
+        text: String(p.pending) }),
       el("td", { class: "bars-cell" }, projectBars(model, p, scale)));
   }
 
@@ -139,9 +144,8 @@
       }
       g.projects.forEach(function (p) { body.appendChild(projectRow(model, p, scale)); });
     });
-    var table = el("table", { class: "projects" },
-      el("caption", { text: "Deserved, fair share and allocated GPUs per project, on one " +
-        "scale (" + gpuUnit(scale) + " = full bar). Allocated beyond deserved is borrowing." }),
+    var table = el("table", { class: "projects", "aria-describedby": "projects-note" },
+      el("caption", { class: "visually-hidden", text: "Projects" }),
       el("thead", {}, el("tr", {},
         el("th", { scope: "col", text: "Project" }),
         el("th", { scope: "col", class: "num", text: "Deserved (GPUs)" }),
@@ -153,6 +157,9 @@
       body);
     return el("section", { "aria-labelledby": "h-projects", id: "projects" },
       el("h2", { id: "h-projects", text: "Projects" }),
+      el("p", { class: "note", id: "projects-note", text: "Deserved, fair share and " +
+        "allocated GPUs per project, on one scale (" + gpuUnit(scale) + " = a full bar). " +
+        "Allocated beyond deserved is borrowing." }),
       el("div", { class: "scroll", tabindex: "0", role: "region",
         "aria-label": "Projects table" }, table),
       el("p", { class: "legend", "aria-hidden": "true" },
@@ -250,9 +257,26 @@
       "aria-label": summary });
     return el("section", { "aria-labelledby": "h-timeline", id: "history" },
       el("h2", { id: "h-timeline", text: "Allocated GPUs over time" }),
-      el("p", { class: "note", text: summary + (model.mode === "report" ?
-        " Dashed: fair share; dotted: deserved." : " Dashed: fair share.") }),
-      chart);
+      chart, chartLegend(model));
+  }
+
+  function chartLegend(model) {
+    var list = el("ul", { class: "chart-legend" });
+    model.projectNames.forEach(function (name) {
+      list.appendChild(el("li", {}, el("span", { class: "swatch",
+        style: "--c:" + colourOf(model, name), "aria-hidden": "true" }), name));
+    });
+    var keys = [["solid", "allocated"], ["dashed", "fair share"]];
+    if (model.mode === "report") keys.push(["dotted", "deserved"]);
+    keys.forEach(function (k) {
+      list.appendChild(el("li", { class: "line-key" },
+        el("span", { class: "line " + k[0], "aria-hidden": "true" }), k[1]));
+    });
+    list.appendChild(el("li", { class: "line-key" },
+      el("span", { class: "cross", "aria-hidden": "true", text: "×" }), "eviction"));
+    list.appendChild(el("li", { class: "line-key" },
+      el("span", { class: "line dotted grey", "aria-hidden": "true" }), "capacity"));
+    return list;
   }
 
   function drawChart(model) {
@@ -262,7 +286,7 @@
       margin: { l: 56, r: 16, t: 8, b: 48 },
       xaxis: { title: { text: "time (hours)" }, zeroline: false },
       yaxis: { title: { text: "GPUs" }, rangemode: "tozero" },
-      legend: { orientation: "h", y: -0.25 },
+      showlegend: false,
       shapes: model.cluster.total_gpus ? [{ type: "line", xref: "paper", x0: 0, x1: 1,
         y0: Number(model.cluster.total_gpus), y1: Number(model.cluster.total_gpus),
         line: { color: "#555", width: 1, dash: "dot" } }] : [],
@@ -279,14 +303,15 @@
     var nodes = w.nodes && w.nodes.length ? w.nodes.join(", ") : "–";
     return el("tr", { "data-workload": w.name, "data-state": w.state },
       el("th", { scope: "row", text: w.name }),
-      el("td", {}, el("span", { class: "swatch", style: "--c:" + colourOf(model, w.project),
-        "aria-hidden": "true" }), w.project),
-      el("td", { text: w.type }),
-      el("td", { text: w.state }),
-      el("td", { class: "num", text: request(w) }),
-      el("td", { text: nodes }),
-      el("td", { class: "num", text: duration(w.age_seconds || 0) }),
-      el("td", { class: "reason" }, w.reason ? el("strong", { text: w.reason }) : "",
+      el("td", { "data-label": "Project" }, el("span", { class: "swatch",
+        style: "--c:" + colourOf(model, w.project), "aria-hidden": "true" }), w.project),
+      el("td", { "data-label": "Type", text: w.type }),
+      el("td", { "data-label": "State", text: w.state }),
+      el("td", { class: "num", "data-label": "GPUs", text: request(w) }),
+      el("td", { "data-label": "Node", text: nodes }),
+      el("td", { class: "num", "data-label": "Age", text: duration(w.age_seconds || 0) }),
+      el("td", { class: "reason", "data-label": w.reason ? "Reason" : null },
+        w.reason ? el("strong", { text: w.reason }) : "",
         w.message ? el("span", { class: "message", text: " " + w.message }) : ""));
   }
 
@@ -327,8 +352,8 @@
       body.appendChild(el("tr", {}, el("td", { colspan: "8", text: "No workloads." })));
     }
     var table = el("table", { class: "workloads" },
-      el("caption", { text: shown.length + " workload(s); pending ones first, with the " +
-        "reason they wait and what would have to change." }),
+      el("caption", { text: shown.length + " workload(s), pending ones first with the " +
+        "reason they wait." }),
       el("thead", {}, el("tr", {}, ["Workload", "Project", "Type", "State", "GPUs",
         "Node", "Age", "Reason"].map(function (t) {
           return el("th", { scope: "col", text: t });
