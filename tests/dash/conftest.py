@@ -120,9 +120,9 @@ def new_page(context: Any, width: int) -> Recorded:
     return recorded
 
 
-def screenshot(request: pytest.FixtureRequest, recorded: Recorded) -> None:
+def screenshot(request: pytest.FixtureRequest, recorded: Recorded, suffix: str = "") -> None:
     ARTIFACTS.mkdir(exist_ok=True)
-    name = request.node.name.replace("[", "-").replace("]", "").replace(" ", "-")
+    name = request.node.name.replace("[", "-").replace("]", "").replace(" ", "-") + suffix
     recorded.page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.dash.conftest import LiveDemo, Recorded
+from tests.dash.conftest import LiveDemo, Recorded, screenshot
 
 PROJECT_FIELDS = ("deserved_gpus", "fair_share_gpus", "allocated_gpus", "running", "pending")
 TIMEOUT_MS = 15_000
@@ -99,10 +99,11 @@ def test_a_pending_workload_shows_its_reason_and_the_filter_keeps_its_project(
 
 
 def test_without_a_token_the_page_asks_for_one_and_shows_nothing_else(
-    page: Recorded, demo: LiveDemo
+    request: pytest.FixtureRequest, page: Recorded, demo: LiveDemo
 ) -> None:
     page.page.goto(demo.url + "/")
     page.page.wait_for_selector("#token-form", timeout=TIMEOUT_MS)
+    screenshot(request, page, "-prompt")
     assert page.page.locator("#projects, #cluster, #workloads").count() == 0
     assert not any("/api/v1/" in u for u in page.requests), "nothing read without a token"
     page.page.fill("#token", "not-a-token")

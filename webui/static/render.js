@@ -257,7 +257,7 @@
       "aria-label": summary });
     return el("section", { "aria-labelledby": "h-timeline", id: "history" },
       el("h2", { id: "h-timeline", text: "Allocated GPUs over time" }),
-      chart, chartLegend(model));
+      el("p", { class: "note", text: summary }), chart, chartLegend(model));
   }
 
   function chartLegend(model) {
