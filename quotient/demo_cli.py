@@ -37,10 +37,14 @@ def demo_command(
     demo = Demo(options)
     try:
         demo.start()
-    except (RuntimeError, OSError, SystemExit) as exc:
+    except (RuntimeError, OSError) as exc:
         demo.stop()
-        typer.echo(f"error: the demo could not start: {exc or 'port in use?'}", err=True)
+        typer.echo(f"error: the demo could not start: {exc}", err=True)
         raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        demo.stop()
+        typer.echo("demo stopped while starting", err=True)
+        raise typer.Exit(130) from None
     typer.echo(f"dashboard: {demo.dashboard_url()}")
     typer.echo(f"viewer token: {demo.tokens.viewer}")
     typer.echo(f"admin token:  {demo.tokens.admin}   (e.g. QUOTIENT_URL={demo.url} "

@@ -166,16 +166,25 @@ class StatusReporter:
     def on_cycle(self, report: CycleReport) -> None:
         body = status_body(report.at, report.plan)
         if self._cluster is not None:
-            body.update(detail_body(report, self._cluster.cluster_state()))
+            detailed = {**body, **detail_body(report, self._cluster.cluster_state())}
+            # Too large for the API's body limit: the summary alone still gets through.
+            if self._put(detailed, quiet_413=True) != 413:
+                return
+        self._put(body)
+
+    def _put(self, body: dict[str, Any], *, quiet_413: bool = False) -> int | None:
         try:
             response = self._http.put(STATUS_PATH, json=body)
         except httpx.HTTPError as exc:
             self.failures += 1
             log.warning("could not report cycle status: %s", exc)
-            return
-        if response.status_code >= 300:
+            return None
+        if response.status_code == 413 and quiet_413:
+            log.warning("status detail too large for the API (413); sending the summary only")
+        elif response.status_code >= 300:
             self.failures += 1
             log.warning("status report refused (%s): %s", response.status_code, response.text)
+        return response.status_code
 
     def close(self) -> None:
         if self._owns_client:

@@ -8,11 +8,14 @@ cycle is listed with its GPUs.
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import httpx
 import pytest
 
 from fairshare.model import CyclePlan, Eviction, PodAssignment, ReasonCode, RunningWorkload
+from scheduler.api_client import StatusReporter
 from scheduler.ports import ClusterState, CycleReport, ExecutionResult
 from scheduler.status_detail import detail_body
 from tests.builders import node, workload
@@ -99,3 +102,30 @@ def test_the_cycle_evictions_are_listed_with_their_gpus() -> None:
         {"workload": "v", "project": "b", "code": str(ReasonCode.RECLAIMED),
          "message": "reclaimed by a", "gpus": "2"}
     ]
+
+
+
+@pytest.mark.parametrize(
+    ("limit_detail", "sent"),
+    [(False, [True]), (True, [True, False])],
+    ids=["the detail rides with the summary", "a 413 for the detail still sends the summary"],
+)
+def test_the_reporter_sends_the_detail_and_falls_back_to_the_summary(
+    limit_detail: bool, sent: list[bool]
+) -> None:
+    bodies: list[dict[str, Any]] = []
+
+    def api(request: httpx.Request) -> httpx.Response:
+        """PUT /status of an API whose body limit is below the detail's size."""
+        bodies.append(json.loads(request.content))
+        return httpx.Response(413 if limit_detail and "nodes" in bodies[-1] else 204)
+
+    class Source:
+        def cluster_state(self) -> ClusterState:
+            return ClusterState(nodes=(node("n1", 1),))
+
+    http = httpx.Client(transport=httpx.MockTransport(api), base_url="http://api")
+    reporter = StatusReporter(client=http, cluster=Source())
+    reporter.on_cycle(CycleReport(at=1, plan=CyclePlan(), result=ExecutionResult()))
+    assert ["nodes" in b for b in bodies] == sent
+    assert reporter.failures == 0

@@ -88,7 +88,6 @@
     b.tree.projects.forEach(function (p) {
       departmentOf[p.name] = p.department; limits[p.name] = p.limit_gpus;
     });
-    var pending = b.workloads.workloads.filter(function (w) { return w.state === "pending"; });
     var c = b.status.cluster;
     var history = b.history;
     var first = history.points.length ? history.points[0].at : (b.status.cycle_at || 0);
@@ -110,7 +109,6 @@
       }),
       departments: b.tree.departments,
       workloads: b.workloads.workloads,
-      pendingCount: pending.length,
       nodes: b.nodes.nodes,
       history: { points: history.points, evictions: history.evictions, origin: first,
         end: b.status.cycle_at }

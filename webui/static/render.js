@@ -93,8 +93,7 @@
           "%;--c:" + colour })));
   }
 
-  function projectBars(model, p, scale) {
-    var colour = colourOf(model, p.name);
+  function quotaBars(p, scale, colour) {
     var wrap = el("div", { class: "bars", "aria-hidden": "true" },
       bar("deserved", p.deserved_gpus, scale, colour, "deserved"),
       bar("fair", p.fair_share_gpus, scale, colour, "fair share"),
@@ -107,41 +106,48 @@
     return wrap;
   }
 
+  var LABELS = { deserved_gpus: "Deserved (GPUs)", fair_share_gpus: "Fair share (GPUs)",
+    allocated_gpus: "Allocated (GPUs)", running: "Running", pending: "Pending" };
+
+  // One row of the quota table: a project, or a department with its projects' sums.
+  function quotaRow(item, scale, colour, attrs, heading) {
+    var row = el("tr", attrs, heading);
+    ["deserved_gpus", "fair_share_gpus", "allocated_gpus", "running", "pending"]
+      .forEach(function (f) {
+        row.appendChild(el("td", { class: "num", "data-field": f, "data-label": LABELS[f],
+          text: gpus(item[f]) }));
+      });
+    row.appendChild(el("td", { class: "bars-cell" }, quotaBars(item, scale, colour)));
+    return row;
+  }
+
   function projectRow(model, p, scale) {
-    var labels = { deserved_gpus: "Deserved (GPUs)", fair_share_gpus: "Fair share (GPUs)",
-      allocated_gpus: "Allocated (GPUs)" };
-    var cells = ["deserved_gpus", "fair_share_gpus", "allocated_gpus"].map(function (f) {
-      return el("td", { class: "num", "data-field": f, "data-label": labels[f],
-        text: gpus(p[f]) });
-    });
-    return el("tr", { "data-project": p.name },
+    var colour = colourOf(model, p.name);
+    return quotaRow(p, scale, colour, { "data-project": p.name },
       el("th", { scope: "row" },
-        el("span", { class: "swatch", style: "--c:" + colourOf(model, p.name),
-          "aria-hidden": "true" }), p.name,
-        p.department ? el("span", { class: "dept", text: p.department }) : null),
-      cells[0], cells[1], cells[2],
-      el("td", { class: "num", "data-field": "running", "data-label": "Running",
-        text: String(p.running) }),
-      el("td", { class: "num", "data-field": "pending", "data-label": "Pending",
-        text: String(p.pending) }),
-      el("td", { class: "bars-cell" }, projectBars(model, p, scale)));
+        el("span", { class: "swatch", style: "--c:" + colour, "aria-hidden": "true" }), p.name,
+        p.department ? el("span", { class: "dept", text: p.department }) : null));
+  }
+
+  function departmentRow(g, scale) {
+    return quotaRow(g.totals, scale, "#595959",
+      { class: "dept-row", "data-department": g.department.name },
+      el("th", { scope: "row" }, "Department " + g.department.name,
+        el("span", { class: "dept", text: "its projects' fair share, allocated and counts " +
+          "added up" })));
   }
 
   function projectsSection(model) {
-    var scale = 0;
-    model.projects.forEach(function (p) {
+    var scale = 0, grouped = groups(model);
+    var rows = model.projects.concat(grouped.filter(function (g) { return g.department; })
+      .map(function (g) { return g.totals; }));
+    rows.forEach(function (p) {
       scale = Math.max(scale, Number(p.deserved_gpus), Number(p.fair_share_gpus),
         Number(p.allocated_gpus));
     });
     var body = el("tbody");
-    groups(model).forEach(function (g) {
-      if (g.department) {
-        body.appendChild(el("tr", { class: "dept-row", "data-department": g.department.name },
-          el("th", { scope: "rowgroup", colspan: "7",
-            text: "Department " + g.department.name + ": deserved " +
-              gpuUnit(g.department.deserved_gpus) + ", allocated " +
-              gpuUnit(g.allocated) })));
-      }
+    grouped.forEach(function (g) {
+      if (g.department) body.appendChild(departmentRow(g, scale));
       g.projects.forEach(function (p) { body.appendChild(projectRow(model, p, scale)); });
     });
     var table = el("table", { class: "projects", "aria-describedby": "projects-note" },
@@ -168,19 +174,24 @@
         el("span", { class: "key allocated" }), "allocated"));
   }
 
+  function add(a, b) { return Math.round((Number(a) + Number(b)) * 1000) / 1000; }
+
   function groups(model) {
     var byDept = {};
     var out = [];
     (model.departments || []).forEach(function (d) {
-      var g = { department: d, projects: [], allocated: 0 };
+      var g = { department: d, projects: [], totals: { deserved_gpus: d.deserved_gpus,
+        fair_share_gpus: 0, allocated_gpus: 0, running: 0, pending: 0 } };
       byDept[d.name] = g;
       out.push(g);
     });
-    var loose = { department: null, projects: [], allocated: 0 };
+    var loose = { department: null, projects: [], totals: {} };
     model.projects.forEach(function (p) {
       var g = p.department && byDept[p.department] ? byDept[p.department] : loose;
       g.projects.push(p);
-      g.allocated = Math.round((g.allocated + Number(p.allocated_gpus)) * 1000) / 1000;
+      ["fair_share_gpus", "allocated_gpus", "running", "pending"].forEach(function (f) {
+        g.totals[f] = add(g.totals[f] || 0, p[f]);
+      });
     });
     out = out.filter(function (g) { return g.projects.length > 0; });
     if (loose.projects.length) out.push(loose);
