@@ -133,8 +133,8 @@
     return quotaRow(g.totals, scale, "#595959",
       { class: "dept-row", "data-department": g.department.name },
       el("th", { scope: "row" }, "Department " + g.department.name,
-        el("span", { class: "dept", text: "its projects' fair share, allocated and counts " +
-          "added up" })));
+        el("span", { class: "dept", text: "sum of " + g.projects.length + " project" +
+          (g.projects.length === 1 ? "" : "s") })));
   }
 
   function projectsSection(model) {
