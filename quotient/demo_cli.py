@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
+
+if TYPE_CHECKING:
+    from quotient.demo import Demo
 
 
 def demo_command(
@@ -45,11 +48,7 @@ def demo_command(
         demo.stop()
         typer.echo("demo stopped while starting", err=True)
         raise typer.Exit(130) from None
-    typer.echo(f"dashboard: {demo.dashboard_url()}")
-    typer.echo(f"viewer token: {demo.tokens.viewer}")
-    typer.echo(f"admin token:  {demo.tokens.admin}   (e.g. QUOTIENT_URL={demo.url} "
-               f"QUOTIENT_TOKEN=... quotient projects list)")
-    typer.echo(f"running at {speed:g}x; Ctrl-C stops it", err=True)
+    _announce(demo, speed)
     deadline = None if run_for is None else time.monotonic() + run_for
     stop = threading.Event()
     try:
@@ -60,6 +59,14 @@ def demo_command(
     finally:
         demo.stop()
     typer.echo("demo stopped", err=True)
+
+
+def _announce(demo: Demo, speed: float) -> None:
+    typer.echo(f"dashboard: {demo.dashboard_url()}")
+    typer.echo(f"viewer token: {demo.tokens.viewer}")
+    typer.echo(f"admin token:  {demo.tokens.admin}   (e.g. QUOTIENT_URL={demo.url} "
+               f"QUOTIENT_TOKEN=... quotient projects list)")
+    typer.echo(f"running at {speed:g}x; Ctrl-C stops it", err=True)
 
 
 def register(app: typer.Typer) -> None:

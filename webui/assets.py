@@ -19,6 +19,7 @@ STATIC = Path(__file__).parent / "static"
 ASSETS = {
     "style.css": "text/css; charset=utf-8",
     "render.js": "text/javascript; charset=utf-8",
+    "chart.js": "text/javascript; charset=utf-8",
     "live.js": "text/javascript; charset=utf-8",
 }
 PLOTLY = "plotly.min.js"
@@ -78,6 +79,7 @@ def report_html(data: dict[str, Any], title: str) -> str:
             '<div id="app"></div>',
             _script(plotly_js().decode("utf-8")),
             _script((STATIC / "render.js").read_text(encoding="utf-8")),
+            _script((STATIC / "chart.js").read_text(encoding="utf-8")),
             _script("QuotientDashboard.showReport("
                     "JSON.parse(document.getElementById('report-data').textContent));"),
             "</body></html>",

@@ -153,7 +153,7 @@ def test_the_page_and_its_files_are_served_with_a_policy_that_allows_only_this_a
     page = client.get("/")
     assert page.status_code == 200 and "text/html" in page.headers["content-type"]
     assert "script-src 'self'" in page.headers["content-security-policy"]
-    for name in ("render.js", "live.js", "style.css", "plotly.min.js"):
+    for name in ("render.js", "chart.js", "live.js", "style.css", "plotly.min.js"):
         assert client.get(f"/ui/{name}").status_code == 200, name
     assert client.get("/ui/secrets.txt").status_code == 404
     assert "http" not in client.get("/").text.replace("http-equiv", "")

@@ -1,7 +1,7 @@
 /* Quotient dashboard: draws one data model (live from the API, or a simulation report).
  *
- * Owns the page's sections (cluster totals, projects on one scale, allocation over time
- * with evictions, workloads with a project filter, nodes and their GPUs), the project
+ * Owns the page's sections (cluster totals, projects on one scale, workloads with a
+ * project filter, nodes and their GPUs; chart.js adds allocation over time), the project
  * colours (Okabe-Ito, colour-blind safe, fixed by the project's place in the sorted list
  * so a project keeps its colour in every chart) and number formatting with units. It must
  * not fetch anything: live.js fetches, a report embeds its data. Text from data is only
@@ -198,116 +198,6 @@
     return out;
   }
 
-  // ---------------------------------------------------------- chart over time
-
-  function hours(seconds, origin) { return (seconds - origin) / 3600; }
-
-  function stepped(points, key, project, origin, end) {
-    var xs = [], ys = [];
-    points.forEach(function (pt) {
-      xs.push(hours(pt.at, origin));
-      ys.push(Number((pt[key] || {})[project] || 0));
-    });
-    if (xs.length && end !== null && hours(end, origin) > xs[xs.length - 1]) {
-      xs.push(hours(end, origin));
-      ys.push(ys[ys.length - 1]);
-    }
-    return { x: xs, y: ys };
-  }
-
-  function valueAt(points, project, at) {
-    var v = 0;
-    points.forEach(function (pt) {
-      if (pt.at <= at) v = Number((pt.allocated_gpus || {})[project] || 0);
-    });
-    return v;
-  }
-
-  function traces(model) {
-    var h = model.history, pts = h.points, origin = h.origin, out = [];
-    model.projectNames.forEach(function (name) {
-      var colour = colourOf(model, name), dash = dashOf(model, name);
-      var alloc = stepped(pts, "allocated_gpus", name, origin, h.end);
-      out.push({ x: alloc.x, y: alloc.y, name: name + " allocated", legendgroup: name,
-        type: "scatter", mode: "lines", line: { shape: "hv", color: colour, width: 2.5,
-          dash: dash },
-        hovertemplate: name + ": %{y} GPUs at %{x:.2f} h<extra></extra>" });
-      var fair = stepped(pts, "fair_share_gpus", name, origin, h.end);
-      out.push({ x: fair.x, y: fair.y, name: name + " fair share", legendgroup: name,
-        type: "scatter", mode: "lines", line: { shape: "hv", color: colour, width: 1,
-          dash: "dash" }, opacity: 0.8,
-        hovertemplate: name + " fair share: %{y} GPUs<extra></extra>" });
-      var deserved = model.deservedByProject[name];
-      if (model.mode === "report" && deserved !== undefined && alloc.x.length) {
-        out.push({ x: [alloc.x[0], alloc.x[alloc.x.length - 1]], y: [deserved, deserved],
-          name: name + " deserved", legendgroup: name, type: "scatter", mode: "lines",
-          line: { color: colour, width: 1, dash: "dot" },
-          hovertemplate: name + " deserved: %{y} GPUs<extra></extra>" });
-      }
-    });
-    var ev = h.evictions;
-    if (ev.length) {
-      out.push({ x: ev.map(function (e) { return hours(e.at, origin); }),
-        y: ev.map(function (e) { return valueAt(pts, e.project, e.at); }),
-        text: ev.map(function (e) { return e.workload + " (" + e.project + ", " +
-          gpuUnit(e.gpus) + "): " + e.code; }),
-        name: "evictions", type: "scatter", mode: "markers",
-        marker: { symbol: "x-thin-open", size: 11, color: "#B00020",
-          line: { width: 2, color: "#B00020" } },
-        hovertemplate: "%{text}<extra>eviction</extra>" });
-    }
-    return out;
-  }
-
-  function chartSection(model) {
-    var h = model.history;
-    var summary = "Allocated GPUs per project over " +
-      duration(Math.max(0, Math.round((h.end || h.origin) - h.origin))) + "; " +
-      h.evictions.length + " eviction(s) marked with crosses.";
-    var chart = el("div", { id: "timeline", class: "chart", role: "img",
-      "aria-label": summary });
-    return el("section", { "aria-labelledby": "h-timeline", id: "history" },
-      el("h2", { id: "h-timeline", text: "Allocated GPUs over time" }),
-      el("p", { class: "note", text: summary }), chart, chartLegend(model));
-  }
-
-  function chartLegend(model) {
-    var list = el("ul", { class: "chart-legend" });
-    model.projectNames.forEach(function (name) {
-      list.appendChild(el("li", {}, el("span", { class: "swatch",
-        style: "--c:" + colourOf(model, name), "aria-hidden": "true" }), name));
-    });
-    var keys = [["solid", "allocated"], ["dashed", "fair share"]];
-    if (model.mode === "report") keys.push(["dotted", "deserved"]);
-    keys.forEach(function (k) {
-      list.appendChild(el("li", { class: "line-key" },
-        el("span", { class: "line " + k[0], "aria-hidden": "true" }), k[1]));
-    });
-    list.appendChild(el("li", { class: "line-key" },
-      el("span", { class: "cross", "aria-hidden": "true", text: "×" }), "eviction"));
-    list.appendChild(el("li", { class: "line-key" },
-      el("span", { class: "line dotted grey", "aria-hidden": "true" }), "capacity"));
-    return list;
-  }
-
-  function drawChart(model) {
-    var node = document.getElementById("timeline");
-    if (!node || !global.Plotly) return;
-    var layout = {
-      margin: { l: 56, r: 16, t: 8, b: 48 },
-      xaxis: { title: { text: "time (hours)" }, zeroline: false },
-      yaxis: { title: { text: "GPUs" }, rangemode: "tozero" },
-      showlegend: false,
-      shapes: model.cluster.total_gpus ? [{ type: "line", xref: "paper", x0: 0, x1: 1,
-        y0: Number(model.cluster.total_gpus), y1: Number(model.cluster.total_gpus),
-        line: { color: "#555", width: 1, dash: "dot" } }] : [],
-      paper_bgcolor: "rgba(0,0,0,0)", plot_bgcolor: "rgba(0,0,0,0)",
-      font: { family: "system-ui, sans-serif", size: 13 }
-    };
-    global.Plotly.react(node, traces(model), layout,
-      { responsive: true, displaylogo: false, displayModeBar: false });
-  }
-
   // ----------------------------------------------------------------- workloads
 
   function workloadRow(model, w) {
@@ -430,11 +320,12 @@
     var model = state.model, root = document.getElementById("app");
     if (!model || !root) return;
     var focused = document.activeElement && document.activeElement.id;
+    var charts = global.QuotientCharts;
     var main = el("main", { id: "main" },
       el("header", { class: "top" },
         el("h1", { text: model.title }),
         el("p", { class: "updated", id: "updated", role: "status", text: model.updated })),
-      clusterSection(model), projectsSection(model), chartSection(model),
+      clusterSection(model), projectsSection(model), charts.section(model),
       workloadsSection(model), nodesSection(model));
     // Keep the chart's node across refreshes, so Plotly updates it in place.
     var old = document.getElementById("timeline"), fresh = main.querySelector("#timeline");
@@ -443,7 +334,7 @@
       fresh.replaceWith(old);
     }
     root.replaceChildren(main);
-    drawChart(model);
+    charts.draw(model);
     if (focused && document.getElementById(focused)) document.getElementById(focused).focus();
   }
 
@@ -456,5 +347,6 @@
   function showReport(data) { show(data); }
 
   global.QuotientDashboard = { show: show, showReport: showReport, redraw: redraw, el: el,
-    palette: PALETTE };
+    palette: PALETTE, colourOf: colourOf, dashOf: dashOf, gpuUnit: gpuUnit,
+    duration: duration };
 })(window);
