@@ -121,30 +121,23 @@ class Recorder:
     def __init__(self, cluster: InMemoryCluster, quota: QuotaTree) -> None:
         self.cluster = cluster
         self.quota = quota
+        # Fair share per project over time (one point per change), for the HTML report.
+        self.fair_timeline: list[FairSharePoint] = []
         self.cycles = 0
         self.last_plan: CyclePlan | None = None
         self.refused: list[RefusedBinding] = []
         self._refused_now: dict[str, str] = {}  # workload -> error, from the latest cycle
         self.timeline: list[TimelinePoint] = []
-        # Fair share per project over time (one point per change), for the HTML report.
-        self.fair_timeline: list[FairSharePoint] = []
 
     def on_cycle(self, report: CycleReport) -> None:
         self.cycles += 1
         self.last_plan = report.plan
-        self._sample_fair(report)
         pods = {b.assignment.pod: b.workload for b in report.plan.bindings}
         self._refused_now = {}
         for pod, error in sorted(report.result.failed_bindings.items()):
             self.refused.append(RefusedBinding(report.at, pod, error))
             self._refused_now[pods.get(pod, pod)] = error
-
-    def _sample_fair(self, report: CycleReport) -> None:
-        fair = {n: s.fair_share_milli for n, s in sorted(report.plan.projects.items())}
-        if self.fair_timeline and self.fair_timeline[-1].at == report.at:
-            self.fair_timeline.pop()  # a later cycle at the same instant has the last word
-        if not self.fair_timeline or self.fair_timeline[-1].fair_share_milli != fair:
-            self.fair_timeline.append(FairSharePoint(report.at, fair))
+        self._sample_fair(report)
 
     def sample(self, at: int) -> None:
         allocated = dict.fromkeys(sorted(self.quota.projects), 0)
@@ -155,6 +148,13 @@ class Recorder:
             self.timeline.pop()  # the instant is sampled again after more cycles
         if not self.timeline or self.timeline[-1].allocated_milli != allocated:
             self.timeline.append(TimelinePoint(at, allocated))
+
+    def _sample_fair(self, report: CycleReport) -> None:
+        fair = {n: s.fair_share_milli for n, s in sorted(report.plan.projects.items())}
+        if self.fair_timeline and self.fair_timeline[-1].at == report.at:
+            self.fair_timeline.pop()  # a later cycle at the same instant has the last word
+        if not self.fair_timeline or self.fair_timeline[-1].fair_share_milli != fair:
+            self.fair_timeline.append(FairSharePoint(report.at, fair))
 
     def view(self, at: int) -> ClusterView:
         records = self.cluster.records()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fairshare.model import GpuRequest
 from fairshare.resources import milli_to_float
@@ -22,13 +23,15 @@ from simulations.convert import SimulationInput
 from simulations.expectations import CheckResult
 from simulations.recorder import (
     ClusterView,
-    FairSharePoint,
     ProjectView,
     RefusedBinding,
     TimelinePoint,
     WorkloadView,
     utilization,
 )
+
+if TYPE_CHECKING:
+    from simulations.recorder import FairSharePoint
 
 Json = dict[str, object]
 
@@ -42,7 +45,8 @@ class SimulationResult:
     refused: tuple[RefusedBinding, ...]
     checks: tuple[CheckResult, ...]
     cycles: int
-    fair_timeline: tuple[FairSharePoint, ...] = ()  # for the HTML report's fair-share lines
+
+    fair_timeline: tuple[FairSharePoint, ...] = ()  # for report.html's fair-share lines
 
     @property
     def utilization(self) -> float:

@@ -166,11 +166,11 @@ class Simulation:
             sim=self.sim,
             final=self.recorder.view(self.sim.until),
             timeline=tuple(self.recorder.timeline),
+            fair_timeline=tuple(self.recorder.fair_timeline),
             evictions=tuple(self.cluster.evictions),
             refused=tuple(self.recorder.refused),
             checks=tuple(sorted(self.checks, key=_check_order)),
             cycles=self.recorder.cycles,
-            fair_timeline=tuple(self.recorder.fair_timeline),
         )
 
 
