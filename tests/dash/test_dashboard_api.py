@@ -28,16 +28,19 @@ from scheduler.api_client import StatusReporter  # noqa: E402
 from scheduler.ports import ClusterState, CycleReport, ExecutionResult  # noqa: E402
 from tests.builders import node, workload  # noqa: E402
 
-TOKENS = "admin:adm-token,viewer:view-token,scheduler:sched-token"
-VIEWER = {"Authorization": "Bearer view-token"}
-SCHEDULER = {"Authorization": "Bearer sched-token"}
+TOKENS = (
+    "admin:admin-token-0123456789,viewer:viewer-token-0123456789,"
+    "scheduler:sched-token-0123456789"
+)
+VIEWER = {"Authorization": "Bearer viewer-token-0123456789"}
+SCHEDULER = {"Authorization": "Bearer sched-token-0123456789"}
 
 
 def _client(data_dir: Path) -> Iterator[TestClient]:
     app = create_app(Settings(data_dir=data_dir, tokens=TOKENS))
     with TestClient(app) as c:
         c.post("/api/v1/projects", json={"name": "a", "deserved_gpus": 2},
-               headers={"Authorization": "Bearer adm-token"})
+               headers={"Authorization": "Bearer admin-token-0123456789"})
         yield c
 
 
