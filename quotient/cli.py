@@ -24,10 +24,10 @@ def build_app() -> typer.Typer:
         pretty_exceptions_enable=False,
     )
     bench = typer.Typer(help="Benchmarks that print their figures as JSON.", no_args_is_help=True)
+    demo_cli.register(app)
     sim_cli.register(app, bench)
     api_cli.register(app, bench)
     register_bench(bench)
-    demo_cli.register(app)
     app.add_typer(bench, name="bench")
     return app
 
