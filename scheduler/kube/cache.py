@@ -129,6 +129,21 @@ class ClusterCache:
         with self.lock:
             return self.pods.items.get(key)
 
+    def has_pending(self) -> bool:
+        """Some pod of ours waits: not bound, not being bound, not being deleted."""
+        with self.lock:
+            for key, pod in self.pods.items.items():
+                spec = pod.get("spec") or {}
+                if (
+                    spec.get("schedulerName") == self.scheduler_name
+                    and not spec.get("nodeName")
+                    and key not in self._in_flight
+                    and not pod["metadata"].get("deletionTimestamp")
+                    and (pod.get("status") or {}).get("phase") not in ("Succeeded", "Failed")
+                ):
+                    return True
+            return False
+
     def node_exists(self, name: str) -> bool:
         with self.lock:
             return name in self.nodes.items

@@ -8,6 +8,7 @@ one clear `ClusterConfigError`. It must not call the API.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from kubernetes import client, config
 from kubernetes.config.config_exception import ConfigException
@@ -44,3 +45,14 @@ def loopback_client(url: str, pool_size: int = 32) -> client.ApiClient:
     cfg = client.Configuration()
     cfg.host = url
     return for_host(cfg, pool_size)
+
+
+def done(response: Any) -> bytes:
+    """Read a raw (`_preload_content=False`) reply to its end, then give its connection back.
+
+    Releasing without reading would hand the next request a connection with this body still
+    unread, which the next reply's parser then takes for its status line.
+    """
+    data: bytes = response.data
+    response.release_conn()
+    return data

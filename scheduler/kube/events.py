@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -22,10 +24,13 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from scheduler.kube.config import done
+
 log = logging.getLogger(__name__)
 
 CONTROLLER = "quotient.io/scheduler"
 MAX_NOTE = 1000  # the API rejects notes over 1 kB
+MAX_DEFER_SECONDS = 5.0  # reports yield to binds, but never for longer than this
 
 
 def micro_time() -> str:
@@ -33,7 +38,13 @@ def micro_time() -> str:
 
 
 class PodReporter:
-    def __init__(self, api: client.ApiClient, identity: str, workers: int = 4) -> None:
+    def __init__(
+        self,
+        api: client.ApiClient,
+        identity: str,
+        workers: int = 1,
+        busy: Callable[[], bool] = lambda: False,
+    ) -> None:
         self._core: Any = client.CoreV1Api(api)
         self._events: Any = client.EventsV1Api(api)
         self._identity = identity
@@ -41,6 +52,7 @@ class PodReporter:
         self._last: dict[str, tuple[str, str]] = {}  # pod -> (code, message) last reported
         self._lock = threading.Lock()
         self.failures = 0
+        self.busy = busy  # while binds are queued, reports wait (binds come first)
 
     def close(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)
@@ -106,8 +118,11 @@ class PodReporter:
         self._call(self._events.create_namespaced_event, namespace, body)
 
     def _call(self, method: Any, *args: Any) -> None:
+        deadline = time.monotonic() + MAX_DEFER_SECONDS
+        while self.busy() and time.monotonic() < deadline:
+            time.sleep(0.01)
         try:
-            method(*args, _preload_content=False, _request_timeout=10).release_conn()
+            done(method(*args, _preload_content=False, _request_timeout=10))
         except (ApiException, HTTPError, OSError, ValueError) as exc:
             self.failures += 1
             log.info("could not report to the API: %s", exc)

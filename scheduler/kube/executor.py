@@ -28,6 +28,7 @@ from urllib3.exceptions import HTTPError
 from fairshare.model import Binding, CyclePlan, Eviction, ReasonCode
 from scheduler.assume import AssumeCache
 from scheduler.kube.cache import ClusterCache
+from scheduler.kube.config import done
 from scheduler.kube.events import PodReporter
 from scheduler.kube.fractional import ReservationFailed, Reservations, new_reservation_name
 from scheduler.kube.metrics import Metrics
@@ -89,6 +90,11 @@ class KubeExecutor:
             futures = list(self._futures)
         wait(futures, timeout)
 
+    def busy(self) -> bool:
+        """Binds are queued or running: reporting waits for them."""
+        with self._lock:
+            return bool(self._futures)
+
     def _submit(self, pool: ThreadPoolExecutor, job: Callable[..., None], *args: Any) -> None:
         future = pool.submit(job, *args)
         with self._lock:
@@ -141,9 +147,11 @@ class KubeExecutor:
                 "metadata": {"name": name, "namespace": namespace},
             }
             try:
-                self.core.create_namespaced_pod_eviction(
-                    name, namespace, body, _preload_content=False, _request_timeout=10
-                ).release_conn()
+                done(
+                    self.core.create_namespaced_pod_eviction(
+                        name, namespace, body, _preload_content=False, _request_timeout=10
+                    )
+                )
             except ApiException as exc:
                 if exc.status == 404:
                     continue  # already gone: what the eviction wanted
@@ -264,9 +272,11 @@ class KubeExecutor:
             "metadata": {"name": name, "namespace": namespace},  # must be the pod's name
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         }
-        self.core.create_namespaced_pod_binding(
-            name, namespace, body, _preload_content=False, _request_timeout=10
-        ).release_conn()
+        done(
+            self.core.create_namespaced_pod_binding(
+                name, namespace, body, _preload_content=False, _request_timeout=10
+            )
+        )
 
     def _bind_failed(self, pod: str, exc: BaseException) -> None:
         self._count("bind_failures")

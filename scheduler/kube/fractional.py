@@ -23,6 +23,7 @@ from kubernetes.client.exceptions import ApiException
 
 from fairshare.model import PodAssignment
 from fairshare.resources import format_gpus
+from scheduler.kube.config import done
 from scheduler.kube.state import RESERVATION_LABEL, RESERVATION_NOTE, UUID_NOTE
 from scheduler.kube.translate import GPU, Obj, seconds
 
@@ -126,9 +127,11 @@ class Reservations:
 
     def create(self, name: str, node: str) -> None:
         body = reservation_pod(name, node, self.spec)
-        self.core.create_namespaced_pod(
-            self.spec.namespace, body, _preload_content=False, _request_timeout=10
-        ).release_conn()
+        done(
+            self.core.create_namespaced_pod(
+                self.spec.namespace, body, _preload_content=False, _request_timeout=10
+            )
+        )
 
     def wait_uuid(self, key: str, stopped: Callable[[], bool]) -> str:
         deadline = time.monotonic() + self.spec.uuid_timeout_seconds
@@ -147,9 +150,11 @@ class Reservations:
     def delete(self, key: str) -> None:
         namespace, name = key.split("/", 1)
         try:
-            self.core.delete_namespaced_pod(
-                name, namespace, _preload_content=False, _request_timeout=10
-            ).release_conn()
+            done(
+                self.core.delete_namespaced_pod(
+                    name, namespace, _preload_content=False, _request_timeout=10
+                )
+            )
             self.deleted += 1
         except ApiException as e:
             if e.status != 404:
@@ -159,23 +164,29 @@ class Reservations:
         body = gpu_configmap(pod, gpu_uuid, a)
         namespace, name = pod["metadata"]["namespace"], body["metadata"]["name"]
         try:
-            self.core.create_namespaced_config_map(
-                namespace, body, _preload_content=False, _request_timeout=10
-            ).release_conn()
+            done(
+                self.core.create_namespaced_config_map(
+                    namespace, body, _preload_content=False, _request_timeout=10
+                )
+            )
         except ApiException as e:
             if e.status != 409:
                 raise
             # Left from an earlier try (or an earlier pod of that name): make it say this GPU.
-            self.core.replace_namespaced_config_map(
-                name, namespace, body, _preload_content=False, _request_timeout=10
-            ).release_conn()
+            done(
+                self.core.replace_namespaced_config_map(
+                    name, namespace, body, _preload_content=False, _request_timeout=10
+                )
+            )
 
     def annotate(self, pod: Obj, reservation: str, gpu_uuid: str) -> None:
         meta = pod["metadata"]
         patch = {"metadata": {"annotations": {RESERVATION_NOTE: reservation, UUID_NOTE: gpu_uuid}}}
-        self.core.patch_namespaced_pod(
-            meta["name"], meta["namespace"], patch, _preload_content=False, _request_timeout=10
-        ).release_conn()
+        done(
+            self.core.patch_namespaced_pod(
+                meta["name"], meta["namespace"], patch, _preload_content=False, _request_timeout=10
+            )
+        )
 
     def idle(
         self, reservations: dict[str, Obj], users: dict[str, int], busy: set[str], now: float

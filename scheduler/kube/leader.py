@@ -23,6 +23,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from scheduler.kube.config import done
 from scheduler.kube.events import micro_time
 
 log = logging.getLogger(__name__)
@@ -108,9 +109,11 @@ class LeaderElector:
             lease["spec"].update(
                 {"holderIdentity": None, "leaseDurationSeconds": 1, "renewTime": micro_time()}
             )
-            self._api.replace_namespaced_lease(
-                self.name, self.namespace, lease, _preload_content=False
-            ).release_conn()
+            done(
+                self._api.replace_namespaced_lease(
+                    self.name, self.namespace, lease, _preload_content=False
+                )
+            )
         except (ApiException, HTTPError, OSError) as exc:
             log.warning("could not release the lease: %s", exc)
         self._lost()
@@ -148,14 +151,18 @@ class LeaderElector:
                     "metadata": {"name": self.name, "namespace": self.namespace},
                     "spec": spec,
                 }
-                self._api.create_namespaced_lease(
-                    self.namespace, body, _preload_content=False, _request_timeout=5
-                ).release_conn()
+                done(
+                    self._api.create_namespaced_lease(
+                        self.namespace, body, _preload_content=False, _request_timeout=5
+                    )
+                )
             else:
                 lease["spec"] = spec  # metadata keeps its resourceVersion: a stale PUT is 409
-                self._api.replace_namespaced_lease(
-                    self.name, self.namespace, lease, _preload_content=False, _request_timeout=5
-                ).release_conn()
+                done(
+                    self._api.replace_namespaced_lease(
+                        self.name, self.namespace, lease, _preload_content=False, _request_timeout=5
+                    )
+                )
         except ApiException as e:
             if e.status == 409:  # another replica wrote first
                 self._lost()

@@ -23,6 +23,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
+from scheduler.kube.config import done
 from scheduler.kube.translate import Obj, key_of
 
 log = logging.getLogger(__name__)
@@ -98,7 +99,7 @@ class Reflector:
         response = self._list(
             label_selector=self._selector, _preload_content=False, _request_timeout=30
         )
-        body = json.loads(response.data)
+        body = json.loads(done(response))
         fresh = {key_of(o): o for o in body.get("items") or []}
         with self._lock:
             self.items = fresh
@@ -123,7 +124,7 @@ class Reflector:
                     return
                 self._apply(event)
         finally:
-            response.release_conn()
+            response.close()  # a watch cut short has unread bytes: never reuse its connection
 
     def _apply(self, event: Obj) -> None:
         kind, obj = event.get("type"), event.get("object") or {}

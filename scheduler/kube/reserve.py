@@ -20,6 +20,8 @@ from typing import Any
 
 from kubernetes import client, config
 
+from scheduler.kube.config import done
+
 UUID_NOTE = "quotient.io/gpu-uuid"
 _UUID = re.compile(r"\(UUID: (GPU-[0-9a-fA-F-]+)\)")
 
@@ -64,16 +66,16 @@ def main() -> int:
     config.load_incluster_config()  # type: ignore[no-untyped-call]
     api: Any = client.CoreV1Api(client.ApiClient())
     patch = {"metadata": {"annotations": {UUID_NOTE: gpu}}}
-    api.patch_namespaced_pod(name, namespace, patch, _preload_content=False).release_conn()
+    done(api.patch_namespaced_pod(name, namespace, patch, _preload_content=False))
     print(f"reserve: {namespace}/{name} holds {gpu}", flush=True)
-    done = threading.Event()
+    finished = threading.Event()
 
     def stop(signum: int, frame: FrameType | None) -> None:
-        done.set()
+        finished.set()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    done.wait()
+    finished.wait()
     return 0
 
 

@@ -29,6 +29,7 @@ from fairshare.resources import format_gpus
 from scheduler.api_client import QuotaUnavailable
 from scheduler.assume import AssumeCache
 from scheduler.kube.cache import ClusterCache
+from scheduler.kube.config import done
 from scheduler.kube.events import PodReporter
 from scheduler.kube.executor import KubeExecutor
 from scheduler.kube.fractional import Reservations, ReservationSpec
@@ -58,7 +59,7 @@ class RunConfig:
     leader_elect: bool = True
     metrics_port: int | None = 8080
     cycle_seconds: float = 10.0
-    min_cycle_gap_seconds: float = 0.05  # lets a burst of new pods land in one cycle
+    min_cycle_gap_seconds: float = 0.2  # lets a burst of new pods land in one cycle
     identity: str = field(default_factory=default_identity)
     reservation: ReservationSpec = field(default_factory=ReservationSpec)
     watch_seconds: int = 300
@@ -115,6 +116,7 @@ class LiveScheduler:
             bind_workers=config.bind_workers,
             on_bound=on_bound,
         )
+        self.reporter.busy = self.executor.busy
         self.status = StatusConfigMap(api, config.namespace, self.is_leader)
         self.loop = SchedulingLoop(
             cluster=self.cache,
@@ -160,9 +162,14 @@ class LiveScheduler:
         try:
             while not self.stop_event.is_set() and not self.cache.wait_synced(1.0):
                 log.info("waiting for the caches to sync")
-            seen = None
+            seen, last = None, 0.0
             while not self.stop_event.is_set():
-                if self.is_leader():
+                periodic = time.monotonic() - last >= self.config.cycle_seconds
+                # A change wakes a cycle only when some pod waits: a bound pod's update,
+                # alone, gives the core nothing to decide. The periodic cycle covers the rest
+                # (run-time limits, status).
+                if self.is_leader() and (periodic or self.cache.has_pending()):
+                    last = time.monotonic()
                     self.cycle()
                 seen = self.cache.wait_for_change(self.config.cycle_seconds, seen)
                 self.stop_event.wait(self.config.min_cycle_gap_seconds)
@@ -239,19 +246,23 @@ class StatusConfigMap:
         }
         try:
             try:
-                self._core.replace_namespaced_config_map(
-                    STATUS_CONFIGMAP,
-                    self.namespace,
-                    body,
-                    _preload_content=False,
-                    _request_timeout=5,
-                ).release_conn()
+                done(
+                    self._core.replace_namespaced_config_map(
+                        STATUS_CONFIGMAP,
+                        self.namespace,
+                        body,
+                        _preload_content=False,
+                        _request_timeout=5,
+                    )
+                )
             except ApiException as e:
                 if e.status != 404:
                     raise
-                self._core.create_namespaced_config_map(
-                    self.namespace, body, _preload_content=False, _request_timeout=5
-                ).release_conn()
+                done(
+                    self._core.create_namespaced_config_map(
+                        self.namespace, body, _preload_content=False, _request_timeout=5
+                    )
+                )
             self._last = (text, time.monotonic())
         except (ApiException, HTTPError, OSError) as exc:
             log.info("could not write %s: %s", STATUS_CONFIGMAP, exc)
