@@ -25,6 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from fairshare.model import Policy
+from fairshare.quota_tree import QuotaTree
 from fairshare.resources import format_gpus
 from scheduler.api_client import QuotaUnavailable
 from scheduler.assume import AssumeCache
@@ -35,12 +36,25 @@ from scheduler.kube.executor import KubeExecutor
 from scheduler.kube.fractional import Reservations, ReservationSpec
 from scheduler.kube.leader import LeaderElector
 from scheduler.kube.metrics import HealthServer, Metrics
+from scheduler.kube.snapshot import tree_to_json
 from scheduler.loop import SchedulingLoop
 from scheduler.ports import CycleObserver, CycleReport, QuotaSource
 
 log = logging.getLogger(__name__)
 
 STATUS_CONFIGMAP = "quotient-status"
+
+
+class RecordingQuota:
+    """Passes the quota tree through and remembers the last one, for the status ConfigMap."""
+
+    def __init__(self, inner: QuotaSource) -> None:
+        self.inner = inner
+        self.last: QuotaTree | None = None
+
+    def quota_tree(self) -> QuotaTree:
+        self.last = self.inner.quota_tree()
+        return self.last
 
 
 class WallClock:
@@ -117,10 +131,11 @@ class LiveScheduler:
             on_bound=on_bound,
         )
         self.reporter.busy = self.executor.busy
-        self.status = StatusConfigMap(api, config.namespace, self.is_leader)
+        self.quotas = RecordingQuota(quotas)
+        self.status = StatusConfigMap(api, config.namespace, self.is_leader, self.quotas)
         self.loop = SchedulingLoop(
             cluster=self.cache,
-            quotas=quotas,
+            quotas=self.quotas,
             executor=self.executor,
             clock=WallClock(),
             policy=policy,
@@ -214,11 +229,13 @@ class StatusConfigMap:
         api: client.ApiClient,
         namespace: str,
         is_leader: Callable[[], bool],
+        quotas: RecordingQuota,
         min_seconds: float = 10.0,
     ) -> None:
         self._core: Any = client.CoreV1Api(api)
         self.namespace, self._is_leader, self.min_seconds = namespace, is_leader, min_seconds
         self._last: tuple[str, float] = ("", 0.0)
+        self._quotas = quotas
 
     def on_cycle(self, report: CycleReport) -> None:
         if not self._is_leader():
@@ -233,7 +250,9 @@ class StatusConfigMap:
             }
             for name, s in sorted(report.plan.projects.items())
         }
+        tree = self._quotas.last
         text = json.dumps(projects, sort_keys=True)
+        quota = json.dumps(tree_to_json(tree) if tree is not None else {}, sort_keys=True)
         if text == self._last[0] and time.monotonic() - self._last[1] < self.min_seconds * 6:
             return
         if time.monotonic() - self._last[1] < self.min_seconds and self._last[0]:
@@ -242,7 +261,7 @@ class StatusConfigMap:
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": STATUS_CONFIGMAP, "namespace": self.namespace},
-            "data": {"projects.json": text, "cycle_at": str(report.at)},
+            "data": {"projects.json": text, "quota.json": quota, "cycle_at": str(report.at)},
         }
         try:
             try:
