@@ -108,3 +108,14 @@ def eventually(check: Callable[[], Any], timeout: float = 5.0, what: str = "cond
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.02)
+
+
+def kubeconfig(path: Any, url: str) -> Any:
+    """A kubeconfig naming the loopback apiserver, as `kind get kubeconfig` would write one."""
+    path.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: loop\n"
+        f"clusters: [{{name: loop, cluster: {{server: '{url}'}}}}]\n"
+        "users: [{name: me, user: {token: loopback}}]\n"
+        "contexts: [{name: loop, context: {cluster: loop, user: me}}]\n"
+    )
+    return path
