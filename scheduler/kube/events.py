@@ -71,6 +71,11 @@ class PodReporter:
         if code_changed:
             self.event(pod, uid, "Warning", "FailedScheduling", "Scheduling", f"{code}: {message}")
 
+    def retain(self, live: set[str]) -> None:
+        """Drop what was last said about pods that are gone."""
+        with self._lock:
+            self._last = {p: said for p, said in self._last.items() if p in live}
+
     def forget(self, pod: str) -> None:
         with self._lock:
             self._last.pop(pod, None)

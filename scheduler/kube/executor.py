@@ -339,6 +339,7 @@ class KubeExecutor:
             self._refusals = {w: r for w, r in self._refusals.items() if r.until > now}
             notes = [r.message for r in self._refusals.values()]
         pods_of = self.cache.gpu_map.workload_pods
+        self.reporter.retain({p for pods in pods_of.values() for p in pods})
         for workload, reason in plan.pending.items():
             message = reason.message
             if notes and reason.code in WAITING_CODES:
