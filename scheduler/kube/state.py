@@ -58,57 +58,67 @@ class Inputs:
     protected: frozenset[str] = frozenset()  # pods a PDB refused to let go, for a while
 
 
+Held = tuple[PodFacts, str, str | None, bool, int]  # facts, node, reservation, terminating, start
+
+
+@dataclass
+class _Sorted:
+    foreign: dict[str, list[int]] = field(default_factory=dict)  # node -> [gpus, cpu, mem]
+    reservations: dict[str, Obj] = field(default_factory=dict)
+    running: list[Held] = field(default_factory=list)
+    pending: list[PodFacts] = field(default_factory=list)
+
+
 def build(inp: Inputs) -> tuple[ClusterState, GpuMap]:
     node_names = {n.name for n in inp.nodes}
-    foreign: dict[str, list[int]] = {}  # node -> [gpus, cpu, mem]
-    reservations: dict[str, Obj] = {}
-    running: list[tuple[PodFacts, str, str | None, bool, int]] = []
-    pending: list[PodFacts] = []
+    out = _Sorted()
     for pod in inp.pods:
-        meta, spec = pod["metadata"], pod.get("spec") or {}
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            continue  # a finished pod holds nothing
-        key = f"{meta.get('namespace')}/{meta['name']}"
-        labels = meta.get("labels") or {}
-        if labels.get(RESERVATION_LABEL) == "true" and meta.get("namespace") == inp.namespace:
-            reservations[key] = pod
-            continue
-        flight = inp.in_flight.get(key)
-        node = spec.get("nodeName") or (flight.node if flight else None)
-        if spec.get("schedulerName") != inp.scheduler_name:
-            if node:
-                _add_foreign(foreign, node, pod)
-            continue
-        terminating = bool(meta.get("deletionTimestamp"))
-        if node:
-            where = (meta.get("annotations") or {}).get(RESERVATION_NOTE) or (
-                flight.reservation if flight else None
-            )
-            started = seconds((pod.get("status") or {}).get("startTime")) or seconds(
-                meta.get("creationTimestamp")
-            )
-            running.append((inp.facts(pod), node, where, terminating, started))
-        elif not terminating:
-            pending.append(inp.facts(pod))
-    shared, users, first_whole = _number_shared(running, reservations, foreign)
-    assignments = _assign(inp.nodes, running, shared, first_whole)
-    held = _running(running, assignments, inp.protected)
+        _sort(inp, pod, out)
+    shared, users, first_whole = _number_shared(out.running, out.reservations, out.foreign)
+    assignments = _assign(inp.nodes, out.running, shared, first_whole)
+    held = _running(out.running, assignments, inp.protected)
+    foreign = out.foreign
     state = ClusterState(
         nodes=tuple(inp.nodes),
         running=held,
-        pending=tuple(_group(pending, {r.workload.name for r in held})),
+        pending=tuple(_group(out.pending, {r.workload.name for r in held})),
         foreign=tuple(ForeignUsage(n, *foreign[n]) for n in sorted(foreign) if n in node_names),
     )
-    groups: dict[str, list[str]] = {}
-    for w in state.pending:
-        groups[w.name] = [p.name for p in w.pods]
     gpu_map = GpuMap(
         shared={(n, i): r for r, (n, i) in shared.items()},
-        reservations=reservations,
+        reservations=out.reservations,
         users=users,
-        workload_pods={k: tuple(v) for k, v in groups.items()},
+        workload_pods={w.name: tuple(p.name for p in w.pods) for w in state.pending},
     )
     return state, gpu_map
+
+
+def _sort(inp: Inputs, pod: Obj, out: _Sorted) -> None:
+    meta, spec = pod["metadata"], pod.get("spec") or {}
+    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return  # a finished pod holds nothing
+    key = f"{meta.get('namespace')}/{meta['name']}"
+    labels = meta.get("labels") or {}
+    if labels.get(RESERVATION_LABEL) == "true" and meta.get("namespace") == inp.namespace:
+        out.reservations[key] = pod
+        return
+    flight = inp.in_flight.get(key)
+    node = spec.get("nodeName") or (flight.node if flight else None)
+    if spec.get("schedulerName") != inp.scheduler_name:
+        if node:
+            _add_foreign(out.foreign, node, pod)
+        return
+    terminating = bool(meta.get("deletionTimestamp"))
+    if node:
+        where = (meta.get("annotations") or {}).get(RESERVATION_NOTE) or (
+            flight.reservation if flight else None
+        )
+        started = seconds((pod.get("status") or {}).get("startTime")) or seconds(
+            meta.get("creationTimestamp")
+        )
+        out.running.append((inp.facts(pod), node, where, terminating, started))
+    elif not terminating:
+        out.pending.append(inp.facts(pod))
 
 
 def _add_foreign(foreign: dict[str, list[int]], node: str, pod: Obj) -> None:
@@ -129,7 +139,7 @@ def _add_foreign(foreign: dict[str, list[int]], node: str, pod: Obj) -> None:
 
 
 def _number_shared(
-    running: list[tuple[PodFacts, str, str | None, bool, int]],
+    running: list[Held],
     reservations: Mapping[str, Obj],
     foreign: dict[str, list[int]],
 ) -> tuple[dict[str, tuple[str, int]], dict[str, int], dict[str, int]]:
@@ -158,7 +168,7 @@ def _number_shared(
 
 def _assign(
     nodes: list[Node],
-    running: list[tuple[PodFacts, str, str | None, bool, int]],
+    running: list[Held],
     shared: Mapping[str, tuple[str, int]],
     first_whole: Mapping[str, int],
 ) -> dict[str, PodAssignment]:
@@ -197,7 +207,7 @@ def _assign(
 
 
 def _running(
-    running: list[tuple[PodFacts, str, str | None, bool, int]],
+    running: list[Held],
     assignments: Mapping[str, PodAssignment],
     protected: frozenset[str],
 ) -> tuple[RunningWorkload, ...]:
