@@ -30,6 +30,7 @@ from scheduler.kube.bench import FixedQuota, bench_bind
 from scheduler.kube.cache import ClusterCache
 from scheduler.kube.config import ClusterConfigError, api_client
 from scheduler.kube.explain import ExplainError, explain, recorded_quota
+from scheduler.kube.fractional import ReservationSpec
 from scheduler.kube.run import STATUS_CONFIGMAP, LiveScheduler, RunConfig
 from scheduler.kube.snapshot import scenario
 from simulations.loader import parse_yaml, validate
@@ -136,6 +137,9 @@ def run_command(
     cycle_seconds: Annotated[
         float | None, typer.Option(help="Cycle at least this often; default: policy or 10.")
     ] = None,
+    reservation_image: Annotated[
+        str, typer.Option(help="Image of GPU reservation pods (runs scheduler.kube.reserve).")
+    ] = "quotient:latest",
     log_level: Annotated[str, typer.Option(help="debug | info | warning")] = "info",
 ) -> None:
     """Schedule pods with spec.schedulerName=quotient on a live cluster."""
@@ -157,6 +161,7 @@ def run_command(
     config = RunConfig(
         scheduler_name=scheduler_name, namespace=namespace, leader_elect=leader_elect,
         metrics_port=metrics_port, cycle_seconds=cycle_seconds or float(every),
+        reservation=ReservationSpec(image=reservation_image),
     )  # fmt: skip
     live = LiveScheduler(client, quotas, policy, config, observers=observers, quota_stale=stale)
 

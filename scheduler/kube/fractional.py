@@ -64,7 +64,6 @@ def reservation_pod(name: str, node: str, spec: ReservationSpec) -> Obj:
         "spec": {
             "nodeName": node,  # placed by us, not by any scheduler: the GPU is ours
             "serviceAccountName": spec.service_account,
-            "priorityClassName": "system-node-critical",
             "tolerations": [{"operator": "Exists"}],
             "terminationGracePeriodSeconds": 5,
             "containers": [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from scheduler.kube.fractional import ReservationSpec
 from scheduler.kube.loopback.server import LoopbackApiServer
 from scheduler.kube.state import RESERVATION_LABEL
 from tests.kube.builders import eventually, pod_obj
@@ -97,7 +98,7 @@ def test_a_second_fraction_shares_the_gpu_and_an_unused_reservation_is_deleted(
 def test_a_reservation_that_never_reports_a_uuid_is_deleted_and_tried_again(
     apiserver: LoopbackApiServer, scheduler: Factory
 ) -> None:
-    live = scheduler(nodes=1)  # the fixture waits 2 s for a UUID
+    live = scheduler(nodes=1, reservation=ReservationSpec(uuid_timeout_seconds=0.5))
     apiserver.put("/pods", fraction("q", "0.5"), "team-a")
     eventually(lambda: live.cache.pods.items)
     live.cycle()
