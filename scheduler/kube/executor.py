@@ -211,7 +211,7 @@ class KubeExecutor:
                 shared.setdefault((b.assignment.node, b.assignment.gpu_indices[0]), []).append(b)
             else:
                 self.cache.bind_started(b.assignment.pod, b.assignment.node)
-                self._submit(self._binds, self._bind_whole, b)
+                self._submit(self._binds, self._bind_whole, b, "", self._decided_uid(b))
                 bound.append(b)
         for (node, index), group in sorted(shared.items()):
             existing = self.cache.gpu_map.shared.get((node, index))
@@ -220,7 +220,8 @@ class KubeExecutor:
                 self._busy.add(key)
             for b in group:
                 self.cache.bind_started(b.assignment.pod, node, key)
-            self._submit(self._slow, self._bind_shared, key, existing is None, group)
+            uids = [self._decided_uid(b) for b in group]
+            self._submit(self._slow, self._bind_shared, key, existing is None, group, uids)
             bound.extend(group)
         for pod, problem in failed.items():
             log.info("not binding %s: %s", pod, problem)
@@ -239,10 +240,14 @@ class KubeExecutor:
     def _is_fraction(self, b: Binding) -> bool:
         return b.assignment.gpu_memory_limit_mib is not None and len(b.assignment.gpu_indices) == 1
 
-    def _bind_whole(self, b: Binding, gpu: str = "") -> None:
+    def _decided_uid(self, b: Binding) -> str:
+        """The uid of the pod the decision saw (the cache may already hold a newer one)."""
+        return self.cache.gpu_map.uids.get(b.assignment.pod, "")
+
+    def _bind_whole(self, b: Binding, gpu: str = "", uid: str = "") -> None:
         pod, node = b.assignment.pod, b.assignment.node
         try:
-            self._post_binding(pod, node)
+            self._post_binding(pod, node, uid)
         except (*IO_ERRORS, NotLeader) as exc:
             self.cache.bind_ended(pod, ok=False)
             self._bind_failed(pod, exc)
@@ -262,14 +267,16 @@ class KubeExecutor:
             f"Successfully assigned {pod} to {where}",
         )
 
-    def _post_binding(self, pod: str, node: str) -> None:
+    def _post_binding(self, pod: str, node: str, uid: str) -> None:
         if not self.is_leader():
             raise NotLeader("lost the lease before binding")
         namespace, name = pod.split("/", 1)
+        # The uid makes the bind a precondition on this very pod: one deleted and created
+        # again under the same name meanwhile answers 409 instead of being bound blindly.
         body = {
             "apiVersion": "v1",
             "kind": "Binding",
-            "metadata": {"name": name, "namespace": namespace},  # must be the pod's name
+            "metadata": {"name": name, "namespace": namespace, "uid": uid or None},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         }
         done(
@@ -285,7 +292,7 @@ class KubeExecutor:
         detail = f"{exc.status} {exc.reason}" if isinstance(exc, ApiException) else str(exc)
         log.warning("bind of %s failed (%s); it is decided again next cycle", pod, detail)
 
-    def _bind_shared(self, key: str, create: bool, group: list[Binding]) -> None:
+    def _bind_shared(self, key: str, create: bool, group: list[Binding], uids: list[str]) -> None:
         """Reservation, its UUID, each pod's ConfigMap, then the binds, in that order."""
         try:
             if create:
@@ -297,7 +304,7 @@ class KubeExecutor:
                 self._bind_failed(b.assignment.pod, exc)
             self._release(key)
             return
-        for b in group:
+        for b, uid in zip(group, uids, strict=True):
             pod = self.cache.pod(b.assignment.pod)
             try:
                 if pod is None:
@@ -308,7 +315,7 @@ class KubeExecutor:
                 self.cache.bind_ended(b.assignment.pod, ok=False)
                 self._bind_failed(b.assignment.pod, exc)
                 continue
-            self._bind_whole(b, gpu_uuid)
+            self._bind_whole(b, gpu_uuid, uid)
         self._release(key)
 
     def _release(self, key: str) -> None:

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubernetes import client
@@ -104,7 +104,7 @@ class LiveScheduler:
             watch_seconds=config.watch_seconds,
         )
         self.reporter = PodReporter(api, config.identity)
-        spec = ReservationSpec(**{**config.reservation.__dict__, "namespace": config.namespace})
+        spec = replace(config.reservation, namespace=config.namespace)
         self.reservations = Reservations(api, spec, self.cache.pod)
         self.elector = _elector(api, config)
         self.assumed = AssumeCache()

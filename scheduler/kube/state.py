@@ -45,6 +45,7 @@ class GpuMap:
     reservations: Mapping[str, Obj] = field(default_factory=dict)  # key -> reservation pod
     users: Mapping[str, int] = field(default_factory=dict)  # reservation key -> fractional pods
     workload_pods: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    uids: Mapping[str, str] = field(default_factory=dict)  # pending pod -> uid, as decided on
 
 
 @dataclass
@@ -67,6 +68,7 @@ class _Sorted:
     reservations: dict[str, Obj] = field(default_factory=dict)
     running: list[Held] = field(default_factory=list)
     pending: list[PodFacts] = field(default_factory=list)
+    uids: dict[str, str] = field(default_factory=dict)
 
 
 def build(inp: Inputs) -> tuple[ClusterState, GpuMap]:
@@ -89,6 +91,7 @@ def build(inp: Inputs) -> tuple[ClusterState, GpuMap]:
         reservations=out.reservations,
         users=users,
         workload_pods={w.name: tuple(p.name for p in w.pods) for w in state.pending},
+        uids=out.uids,
     )
     return state, gpu_map
 
@@ -119,6 +122,7 @@ def _sort(inp: Inputs, pod: Obj, out: _Sorted) -> None:
         out.running.append((inp.facts(pod), node, where, terminating, started))
     elif not terminating:
         out.pending.append(inp.facts(pod))
+        out.uids[key] = str(meta.get("uid", ""))
 
 
 def _add_foreign(foreign: dict[str, list[int]], node: str, pod: Obj) -> None:

@@ -59,8 +59,13 @@ class Rules:
         if not target:
             raise ApiError(400, "BadRequest", "Binding.target.name: Required value")
 
+        uid = (body.get("metadata") or {}).get("uid")
+
         def assign(pod: Obj) -> None:
             spec, meta = pod["spec"], pod["metadata"]
+            if uid and uid != meta.get("uid"):
+                raise ApiError(409, "Conflict", f"pod {name}: the UID in the Binding is another "
+                               f"pod's (precondition failed)")  # fmt: skip
             if meta.get("deletionTimestamp"):
                 raise ApiError(409, "Conflict", f"pod {name} is being deleted, cannot be assigned")
             if spec.get("nodeName"):
