@@ -78,6 +78,7 @@ class KubeExecutor:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._futures: set[Future[None]] = set()
+        self._no_uuid: dict[str, float] = {}  # node -> when a reservation there timed out
 
     def close(self) -> None:
         self._stopping.set()
@@ -215,6 +216,9 @@ class KubeExecutor:
                 bound.append(b)
         for (node, index), group in sorted(shared.items()):
             existing = self.cache.gpu_map.shared.get((node, index))
+            if existing is None and (problem := self._reservation_backoff(node)) is not None:
+                failed.update({b.assignment.pod: problem for b in group})
+                continue
             key = existing or f"{self.reservations.spec.namespace}/{new_reservation_name(node)}"
             with self._lock:
                 self._busy.add(key)
@@ -299,6 +303,9 @@ class KubeExecutor:
                 self.reservations.create(key.split("/", 1)[1], group[0].assignment.node)
             gpu_uuid = self.reservations.wait_uuid(key, self._stopping.is_set)
         except IO_ERRORS as exc:
+            if isinstance(exc, ReservationFailed):
+                with self._lock:
+                    self._no_uuid[group[0].assignment.node] = time.monotonic()
             for b in group:
                 self.cache.bind_ended(b.assignment.pod, ok=False)
                 self._bind_failed(b.assignment.pod, exc)
@@ -317,6 +324,16 @@ class KubeExecutor:
                 continue
             self._bind_whole(b, gpu_uuid, uid)
         self._release(key)
+
+    def _reservation_backoff(self, node: str) -> str | None:
+        """A node whose last reservation never reported a UUID gets no new one for a while."""
+        wait = self.reservations.spec.retry_seconds
+        with self._lock:
+            failed_at = self._no_uuid.get(node)
+        if failed_at is None or time.monotonic() - failed_at >= wait:
+            return None
+        return (f"a GPU reservation on {node} reported no UUID; a new one is tried there "
+                f"{wait:g}s after that")  # fmt: skip
 
     def _release(self, key: str) -> None:
         with self._lock:

@@ -42,6 +42,7 @@ class ReservationSpec:
     service_account: str = "quotient-reservation"
     uuid_timeout_seconds: float = 120.0
     idle_grace_seconds: float = 30.0  # an unused reservation younger than this is kept
+    retry_seconds: float = 60.0  # after a reservation reported no UUID, that node waits
 
 
 def new_reservation_name(node: str) -> str:
