@@ -72,7 +72,9 @@ class KubeExecutor:
         self.pdb_backoff_seconds = pdb_backoff_seconds
         self.on_bound = on_bound
         self._binds = ThreadPoolExecutor(bind_workers, thread_name_prefix="bind")
-        self._slow = ThreadPoolExecutor(4, thread_name_prefix="reserve")  # waits on devices
+        # Fractional binds wait on devices for up to minutes: never in front of evictions.
+        self._slow = ThreadPoolExecutor(16, thread_name_prefix="reserve")
+        self._evictions = ThreadPoolExecutor(8, thread_name_prefix="evict")
         self._busy: set[str] = set()  # reservations a fractional bind is working on
         self._refusals: dict[str, Refusal] = {}
         self._lock = threading.Lock()
@@ -82,8 +84,8 @@ class KubeExecutor:
 
     def close(self) -> None:
         self._stopping.set()
-        self._binds.shutdown(wait=True)
-        self._slow.shutdown(wait=True)
+        for pool in (self._binds, self._slow, self._evictions):
+            pool.shutdown(wait=True)
 
     def drain(self, timeout: float | None = 30.0) -> None:
         """Wait for the binds submitted so far (tests and the bench)."""
@@ -129,7 +131,7 @@ class KubeExecutor:
     def _evict_all(
         self, evictions: Sequence[Eviction]
     ) -> tuple[tuple[Eviction, ...], dict[str, str]]:
-        futures = {e.workload: self._slow.submit(self._evict, e) for e in evictions}
+        futures = {e.workload: self._evictions.submit(self._evict, e) for e in evictions}
         done, refused = [], {}
         for e in evictions:
             problem = futures[e.workload].result()
