@@ -10,7 +10,7 @@ from __future__ import annotations
 import typer
 
 from api import cli as api_cli
-from quotient import demo_cli
+from quotient import demo_cli, kube_cli
 from simulations import cli as sim_cli
 from simulations.bench import register_bench
 
@@ -27,6 +27,7 @@ def build_app() -> typer.Typer:
     demo_cli.register(app)
     sim_cli.register(app, bench)
     api_cli.register(app, bench)
+    kube_cli.register(app, bench)
     register_bench(bench)
     app.add_typer(bench, name="bench")
     return app
