@@ -140,11 +140,6 @@ def page(request: pytest.FixtureRequest, context: Any) -> Iterator[Recorded]:
     yield from _record(request, context, 1280)
 
 
-@pytest.fixture
-def phone(request: pytest.FixtureRequest, context: Any) -> Iterator[Recorded]:
-    yield from _record(request, context, 390)
-
-
 @pytest.fixture(scope="session")
 def _dashboard_tab(context: Any, demo: LiveDemo) -> Iterator[Recorded]:
     """One tab on the live dashboard, shared by the tests that only look at it (plotly.js
@@ -158,5 +153,6 @@ def _dashboard_tab(context: Any, demo: LiveDemo) -> Iterator[Recorded]:
 
 @pytest.fixture
 def dashboard(request: pytest.FixtureRequest, _dashboard_tab: Recorded) -> Iterator[Recorded]:
+    _dashboard_tab.page.set_viewport_size({"width": 1280, "height": 800})
     yield _dashboard_tab
     screenshot(request, _dashboard_tab)

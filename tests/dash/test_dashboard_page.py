@@ -22,11 +22,6 @@ def shown(value: Any) -> str:
     return str(value)
 
 
-def open_dashboard(page: Recorded, demo: LiveDemo) -> None:
-    page.page.goto(demo.demo.dashboard_url() + "&refresh=1")
-    page.page.wait_for_selector("tr[data-project]", timeout=TIMEOUT_MS)
-
-
 def wait_for_refreshes(page: Recorded, count: int) -> None:
     # Polled from here: the page's CSP forbids the eval that wait_for_function needs.
     for _ in range(TIMEOUT_MS // 100):
@@ -116,18 +111,21 @@ def test_without_a_token_the_page_asks_for_one_and_shows_nothing_else(
     assert page.left_loopback() == []
 
 
-@pytest.mark.parametrize("key_presses", [6], ids=["the filter is reachable by keyboard"])
+@pytest.mark.parametrize("key_presses", [18], ids=["the filter is reachable by keyboard"])
 def test_phone_width_reads_without_sideways_scrolling(
-    phone: Recorded, demo: LiveDemo, key_presses: int
+    dashboard: Recorded, key_presses: int
 ) -> None:
-    open_dashboard(phone, demo)
-    width = phone.page.evaluate("document.documentElement.scrollWidth")
+    page = dashboard.page
+    page.set_viewport_size({"width": 390, "height": 800})
+    page.wait_for_timeout(300)  # let the chart follow the new width
+    width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, f"the page is {width}px wide on a 390px screen"
+    page.click("#h-cluster")  # start keyboard navigation from the top of the page
     focused = []
-    for _ in range(key_presses * 3):
-        phone.page.keyboard.press("Tab")
-        focused.append(phone.page.evaluate("document.activeElement.id"))
+    for _ in range(key_presses):
+        page.keyboard.press("Tab")
+        focused.append(page.evaluate("document.activeElement.id"))
         if "project-filter" in focused:
             break
     assert "project-filter" in focused, focused
-    assert phone.left_loopback() == []
+    assert dashboard.left_loopback() == []
