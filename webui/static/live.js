@@ -83,6 +83,19 @@
       });
   }
 
+  // A scheduler that reports no detail still names its waiting workloads and why.
+  function fromReasons(status) {
+    var out = [];
+    status.projects.forEach(function (p) {
+      p.pending_reasons.forEach(function (r) {
+        out.push({ name: r.workload, project: p.name, type: "–", state: "pending", pods: 1,
+          gpus_per_pod: null, gpu_memory_mib_per_pod: null, nodes: [], age_seconds: null,
+          reason: r.code, message: r.message });
+      });
+    });
+    return out;
+  }
+
   function model(b) {
     var departmentOf = {}, limits = {};
     b.tree.projects.forEach(function (p) {
@@ -108,7 +121,8 @@
           limit_gpus: limits[p.name] }, p);
       }),
       departments: b.tree.departments,
-      workloads: b.workloads.workloads,
+      workloads: b.workloads.workloads.length || b.nodes.nodes.length ? b.workloads.workloads
+        : fromReasons(b.status),
       nodes: b.nodes.nodes,
       history: { points: history.points, evictions: history.evictions, origin: first,
         end: b.status.cycle_at }

@@ -59,6 +59,7 @@
     if (w.gpu_memory_mib_per_pod) return w.gpu_memory_mib_per_pod + " MiB GPU memory" +
       (w.pods > 1 ? " × " + w.pods + " pods" : "");
     var per = w.gpus_per_pod;
+    if (per === null || per === undefined) return "–";
     var text = Number(per) < 1 ? per + " of a GPU" : gpuUnit(per);
     return w.pods > 1 ? text + " × " + w.pods + " pods" : text;
   }
@@ -210,7 +211,8 @@
       el("td", { "data-label": "State", text: w.state }),
       el("td", { class: "num", "data-label": "GPUs", text: request(w) }),
       el("td", { "data-label": "Node", text: nodes }),
-      el("td", { class: "num", "data-label": "Age", text: duration(w.age_seconds || 0) }),
+      el("td", { class: "num", "data-label": "Age", text: w.age_seconds === null || w.age_seconds === undefined ? "–" :
+        duration(w.age_seconds) }),
       el("td", { class: "reason", "data-label": w.reason ? "Reason" : null },
         w.reason ? el("strong", { text: w.reason }) : "",
         w.message ? el("span", { class: "message", text: " " + w.message }) : ""));
