@@ -154,7 +154,6 @@ def run_command(
         quotas: Any = FixedQuota(tree)
     else:
         quotas, policy, every = source, Policy(), 10
-        observers.append(StatusReporter(str(api), _token(token_file)))
         stale = lambda: quotas.stale  # noqa: E731
     try:
         client = api_client(kubeconfig)
@@ -166,6 +165,11 @@ def run_command(
         reservation=ReservationSpec(image=reservation_image),
     )  # fmt: skip
     live = LiveScheduler(client, quotas, policy, config, observers=observers, quota_stale=stale)
+    if not isinstance(source, tuple):
+        # The report carries the cache's nodes and workloads, so the dashboard shows the
+        # live cluster, not only the per-project summary.
+        reporter = StatusReporter(str(api), _token(token_file), cluster=live.cache)
+        live.loop.observers = (*live.loop.observers, reporter)
 
     def stop(signum: int, frame: FrameType | None) -> None:
         log.info("signal %s: stopping, giving up the lease", signum)
