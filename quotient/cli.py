@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from api import cli as api_cli
+from scheduler.kube import install_cli
 from simulations import cli as sim_cli
 from simulations.bench import register_bench
 
@@ -26,6 +27,7 @@ def build_app() -> typer.Typer:
     sim_cli.register(app, bench)
     api_cli.register(app, bench)
     register_bench(bench)
+    install_cli.register(app)
     app.add_typer(bench, name="bench")
     return app
 
