@@ -185,9 +185,10 @@ def _check_fraction(where: str, text: str) -> None:
         raise Rejected(where, f"{e.reason} (a decimal above 0 and below 1)") from None
     if not 0 < milli < MILLI_PER_GPU:
         raise Rejected(
-            where, f"must be above 0 and below 1, got {text!r}; whole GPUs are asked for "
-            f"with limits[{GPU}]"
-        )  # fmt: skip
+            where,
+            f"must be above 0 and below 1, got {text!r}; whole GPUs are asked for "
+            f"with limits[{GPU}]",
+        )
 
 
 def _check_gang(notes: Mapping[str, str], labels: Mapping[str, str]) -> None:
@@ -269,9 +270,10 @@ def _device_resources(container: Obj) -> list[str]:
     resources = container.get("resources") or {}
     asked = {**(resources.get("requests") or {}), **(resources.get("limits") or {})}
     return sorted(
-        r for r, amount in asked.items()
+        r
+        for r, amount in asked.items()
         if (r == GPU or r.startswith(MIG_PREFIX)) and _positive(amount)
-    )  # fmt: skip
+    )
 
 
 def _positive(amount: object) -> bool:

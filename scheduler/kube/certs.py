@@ -110,10 +110,16 @@ def _builder(
 
 def _usage(*, cert_sign: bool) -> x509.KeyUsage:
     return x509.KeyUsage(
-        digital_signature=True, content_commitment=False, key_encipherment=not cert_sign,
-        data_encipherment=False, key_agreement=False, key_cert_sign=cert_sign,
-        crl_sign=cert_sign, encipher_only=False, decipher_only=False,
-    )  # fmt: skip
+        digital_signature=True,
+        content_commitment=False,
+        key_encipherment=not cert_sign,
+        data_encipherment=False,
+        key_agreement=False,
+        key_cert_sign=cert_sign,
+        crl_sign=cert_sign,
+        encipher_only=False,
+        decipher_only=False,
+    )
 
 
 def write_dir(bundle: CertBundle, directory: Path) -> list[Path]:
@@ -191,9 +197,12 @@ def install(
     core = client.CoreV1Api(api_client)
     manifest = secret_manifest(bundle, secret, namespace)
     body = client.V1Secret(
-        api_version="v1", kind="Secret", type=manifest["type"], data=manifest["data"],
+        api_version="v1",
+        kind="Secret",
+        type=manifest["type"],
+        data=manifest["data"],
         metadata=client.V1ObjectMeta(**manifest["metadata"]),
-    )  # fmt: skip
+    )
     try:
         core.replace_namespaced_secret(secret, namespace, body)
     except ApiException as e:

@@ -47,8 +47,9 @@ def webhook(
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     server.start()
-    logging.info("webhook serving https://%s:%d/mutate for %s pods", host, server.port,
-                 scheduler_name)  # fmt: skip
+    logging.info(
+        "webhook serving https://%s:%d/mutate for %s pods", host, server.port, scheduler_name
+    )
     stop.wait()
     server.shutdown()
     server.server_close()
@@ -96,8 +97,13 @@ def _write(bundle: certs.CertBundle, out: Path, secret: str, namespace: str) -> 
     typer.echo(f"wrote {out}/ca.crt, tls.crt, tls.key and secret.yaml")
 
 
-def _apply(bundle: certs.CertBundle, kubeconfig: Path | None, namespace: str, secret: str,
-           configuration: str) -> None:  # fmt: skip
+def _apply(
+    bundle: certs.CertBundle,
+    kubeconfig: Path | None,
+    namespace: str,
+    secret: str,
+    configuration: str,
+) -> None:
     from kubernetes import config
     from kubernetes.client.exceptions import ApiException
     from kubernetes.config.config_exception import ConfigException
@@ -106,20 +112,22 @@ def _apply(bundle: certs.CertBundle, kubeconfig: Path | None, namespace: str, se
     try:
         load: Any = config.new_client_from_config  # untyped upstream
         api = load(str(kubeconfig) if kubeconfig else None)
-        count = certs.install(api, bundle, namespace=namespace, secret=secret,
-                              configuration=configuration)  # fmt: skip
+        count = certs.install(
+            api, bundle, namespace=namespace, secret=secret, configuration=configuration
+        )
     except ConfigException as e:
         typer.echo(f"error: --kubeconfig: {e}", err=True)
         raise typer.Exit(2) from None
     except ApiException as e:
-        typer.echo(f"error: the API server answered {e.status} {e.reason}: {_message(e)}",
-                   err=True)  # fmt: skip
+        typer.echo(f"error: the API server answered {e.status} {e.reason}: {_message(e)}", err=True)
         raise typer.Exit(2) from None
     except (OSError, HTTPError) as e:  # connection refused, DNS: one line, not a traceback
         typer.echo(f"error: cannot reach the API server: {e}", err=True)
         raise typer.Exit(2) from None
-    typer.echo(f"secret {namespace}/{secret} written; caBundle set on {count} webhook(s) of "
-               f"{configuration}")  # fmt: skip
+    typer.echo(
+        f"secret {namespace}/{secret} written; caBundle set on {count} webhook(s) of "
+        f"{configuration}"
+    )
 
 
 def _message(e: object) -> str:

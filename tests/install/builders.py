@@ -46,8 +46,9 @@ def pod(
     return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": spec}
 
 
-def review_of(obj: Obj, *, uid: str = "0d6a3c1e-4b7f-4c1a-9b1e-2f5d6c7a8b90",
-              operation: str = "CREATE") -> Obj:  # fmt: skip
+def review_of(
+    obj: Obj, *, uid: str = "0d6a3c1e-4b7f-4c1a-9b1e-2f5d6c7a8b90", operation: str = "CREATE"
+) -> Obj:
     return {
         "apiVersion": "admission.k8s.io/v1",
         "kind": "AdmissionReview",

@@ -286,8 +286,11 @@ def test_a_body_that_is_not_a_review_is_an_error_naming_the_field(body: Any, mes
 def test_the_patch_only_touches_what_it_wires() -> None:
     obj = pod("nb", annotations={"gpu-fraction": "0.5", "other": "x"}, labels={"a": "b"})
     after = patched(obj, review(review_of(obj))["response"])
-    assert after["metadata"]["annotations"] == {"gpu-fraction": "0.5", "other": "x",
-                                                CONFIGMAP_ANNOTATION: "nb-gpu"}  # fmt: skip
+    assert after["metadata"]["annotations"] == {
+        "gpu-fraction": "0.5",
+        "other": "x",
+        CONFIGMAP_ANNOTATION: "nb-gpu",
+    }
     assert after["metadata"]["labels"] == {"a": "b"}
     assert after["spec"]["containers"][0]["image"] == "busybox"
 

@@ -101,10 +101,13 @@ SERVICE_NAME = "quotient-webhook.quotient-system.svc"
 def _get_healthz(port: int, ca_pem: bytes) -> int:
     """GET /healthz, verifying the certificate by the Service name the API server dials."""
     context = ssl.create_default_context(cadata=ca_pem.decode())
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
-            context.wrap_socket(raw, server_hostname=SERVICE_NAME) as tls:  # fmt: skip
-        tls.sendall(f"GET /healthz HTTP/1.1\r\nHost: {SERVICE_NAME}\r\nConnection: close\r\n\r\n"
-                    .encode())  # fmt: skip
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=SERVICE_NAME) as tls,
+    ):
+        tls.sendall(
+            f"GET /healthz HTTP/1.1\r\nHost: {SERVICE_NAME}\r\nConnection: close\r\n\r\n".encode()
+        )
         head = tls.recv(4096).decode()
     return int(head.split()[1])
 
