@@ -101,6 +101,10 @@ class WebhookServer(ThreadingHTTPServer):
             return
         super().finish_request(wrapped, client_address)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A client that hangs up mid-request is routine, not a traceback on stderr.
+        log.debug("connection from %s ended badly", client_address, exc_info=True)
+
     def start(self, poll_interval: float = 0.5) -> threading.Thread:
         """Serve in a background thread; `shutdown()` returns within `poll_interval`."""
         thread = threading.Thread(
