@@ -300,3 +300,15 @@ def test_a_long_pod_name_still_gets_a_configmap_name_within_the_limit() -> None:
     after = patched(obj, review(review_of(obj))["response"])
     name = after["metadata"]["annotations"][CONFIGMAP_ANNOTATION]
     assert len(name) <= MAX_NAME and name.endswith("-gpu-0d6a3c1e4b7f")
+
+
+@pytest.mark.parametrize(("obj", "configmap", "envs"), MUTATED)
+def test_admitting_an_admitted_pod_again_changes_nothing(
+    obj: dict[str, Any], configmap: str | None, envs: dict[str, list[dict[str, Any]]]
+) -> None:
+    # reinvocationPolicy IfNeeded: the API server may call the webhook on its own output.
+    once = patched(obj, review(review_of(obj))["response"])
+    assert review(review_of(once, uid="another-request"))["response"] == {
+        "uid": "another-request",
+        "allowed": True,
+    }
