@@ -16,12 +16,12 @@ Feature Discovery) sets up, and what a pod's MIG request costs:
 How MIG is represented in the core, without changing `fairshare/`: a MIG node is a node of
 its physical GPUs, tainted so only MIG pods go there, and labelled
 `quotient.io/mig-<profile>` for each profile it serves. A pod asking for `n` slices of a
-profile is a fractional pod of `n x share`, where `share = 1000 // k` milli-GPUs and `k` is
-how many slices of that profile fit on one GPU (7 for `1g.10gb` on an A100 80 GB, so it
-costs 1/7 of a GPU), with a required node affinity on that label. Fractions pack `k` per GPU
-and `k + 1` never fit, so a GPU sliced in one profile is counted exactly; a GPU sliced in
-several profiles at once is counted by compute share only (see docs/install.md). It must
-not do I/O nor decide anything.
+profile `<N>g.<M>gb` is a fractional pod of `n x N/7` of a GPU (`N/4` on an A30), rounded
+down to milli-GPUs, with a required node affinity on that label: `1g.10gb` costs 1/7 of a
+GPU. Such fractions pack as many to a GPU as its compute slices allow and one more never
+fits, so a GPU sliced in one profile is counted exactly; profiles that run out of memory
+before compute (`1g.20gb`, 4 to a GPU) and GPUs sliced in several profiles at once are
+counted by compute share only (see docs/install.md). It must not do I/O nor decide anything.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from enum import StrEnum
 
 from fairshare.model import (
     Constraints,
+    GpuRequest,
     NodeSelectorRequirement,
     NodeSelectorTerm,
     Taint,
@@ -70,8 +71,7 @@ class Mode(StrEnum):
 class MigProfile:
     name: str  # "1g.10gb"
     devices: int  # slices of this profile the node advertises
-    per_gpu: int  # slices of this profile one GPU holds
-    milli: int  # what one slice costs against quota: MILLI_PER_GPU // per_gpu
+    per_gpu: int  # slices of this profile one GPU holds (compute and memory permitting)
 
     @property
     def gpus(self) -> int:
@@ -148,7 +148,7 @@ def single_profile(labels: Mapping[str, str]) -> str | None:
 
 def _profile(name: str, devices: int, labels: Mapping[str, str]) -> MigProfile:
     per_gpu = slices_per_gpu(name, labels.get(PRODUCT_LABEL, ""), _full_memory_gb(labels))
-    return MigProfile(name, devices, per_gpu, MILLI_PER_GPU // per_gpu)
+    return MigProfile(name, devices, per_gpu)
 
 
 def slices_per_gpu(profile: str, product: str, full_memory_gb: int = 0) -> int:
@@ -157,13 +157,28 @@ def slices_per_gpu(profile: str, product: str, full_memory_gb: int = 0) -> int:
     match = _PROFILE.match(profile)
     if match is None:
         raise ValueError(f"MIG profile {profile!r} is not of the form <N>g.<M>gb")
-    compute = 4 if "A30" in product else 7
+    compute = 4 if "A30" in product or _is_a30_profile(profile) else 7
     per_gpu = compute // max(int(match.group(1)), 1)
     if full_memory_gb > 0:
         memory_slices = compute + 1 if compute == 7 else compute
         used = max(round(int(match.group(2)) * memory_slices / full_memory_gb), 1)
         per_gpu = min(per_gpu, memory_slices // used)
     return max(per_gpu, 1)
+
+
+def profile_milli(profile: str) -> int:
+    """What one slice costs against quota, whatever node it lands on: its compute share
+    `N/7` of a GPU (`N/4` on an A30), rounded down so that a full GPU's worth still fits."""
+    match = _PROFILE.match(profile)
+    if match is None:
+        raise ValueError(f"MIG profile {profile!r} is not of the form <N>g.<M>gb")
+    compute = 4 if _is_a30_profile(profile) else 7
+    return min(int(match.group(1)) * MILLI_PER_GPU // compute, MILLI_PER_GPU)
+
+
+def _is_a30_profile(profile: str) -> bool:
+    # The A30 (24 GB, 4 compute slices) is the one GPU whose profiles are 6 GB per slice.
+    return profile.split("+")[0] in ("1g.6gb", "2g.12gb", "4g.24gb")
 
 
 def _full_memory_gb(labels: Mapping[str, str]) -> int:
@@ -186,12 +201,21 @@ class MigRequest:
     profile: str
     slices: int
 
-    def milli_on(self, node: NodeGpus) -> int | None:
-        """What these slices cost on that node, or None when it does not serve the profile."""
-        for p in node.mig:
-            if p.name == self.profile:
-                return p.milli * self.slices
-        return None
+    @property
+    def milli(self) -> int:
+        """What these slices cost against quota."""
+        return profile_milli(self.profile) * self.slices
+
+    def gpu_request(self) -> GpuRequest:
+        """The core's view: a share of one GPU, or whole GPUs for the whole-GPU profile."""
+        if self.milli < MILLI_PER_GPU:
+            return GpuRequest(fraction_milli=self.milli)
+        if profile_milli(self.profile) == MILLI_PER_GPU:
+            return GpuRequest(whole=self.slices)
+        raise ValueError(
+            f'limits["{MIG_RESOURCE}{self.profile}"]: {self.slices} slices of {self.profile} '
+            "are more than one GPU holds; ask for fewer, or for a larger profile"
+        )
 
     def requirement(self) -> NodeSelectorRequirement:
         return NodeSelectorRequirement(MIG_LABEL + self.profile, "Exists")

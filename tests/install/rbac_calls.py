@@ -98,20 +98,23 @@ def module_triples(path: Path) -> set[Triple]:
 
 
 def _call_triples(call: ast.Call, events_group: str) -> set[Triple]:
+    """A client method called (`core.read_node(...)`) or handed over to be called later
+    (`Reflector(core.list_node)`, `self._call(api.create_namespaced_event, ...)`); a handed
+    over `list_*` is a list and a watch, as reflectors and `watch.Watch().stream` use it."""
     found: set[Triple] = set()
-    func = call.func
-    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-    found.update(method_triples(name, events_group))
-    if name.startswith("list_") and any(k.arg == "watch" for k in call.keywords):
-        found.update((g, r, "watch") for g, r, _ in method_triples(name, events_group))
-    for arg in call.args:  # a list_* method handed over, as to watch.Watch().stream
-        if isinstance(arg, ast.Attribute) and arg.attr.startswith("list_"):
-            for g, r, _ in method_triples(arg.attr, events_group):
-                found |= {(g, r, "list"), (g, r, "watch")}
-    if name == "call_api" and len(call.args) >= 2:
-        path, method = call.args[0], call.args[1]
-        if isinstance(path, ast.Constant) and isinstance(method, ast.Constant):
-            found.update(raw_triples(str(path.value), str(method.value)))
+    if isinstance(call.func, ast.Attribute):  # bare names are our own functions, not the client
+        name = call.func.attr
+        found.update(method_triples(name, events_group))
+        if name.startswith("list_") and any(k.arg == "watch" for k in call.keywords):
+            found.update((g, r, "watch") for g, r, _ in method_triples(name, events_group))
+        if name == "call_api" and len(call.args) >= 2:
+            path, method = call.args[0], call.args[1]
+            if isinstance(path, ast.Constant) and isinstance(method, ast.Constant):
+                found.update(raw_triples(str(path.value), str(method.value)))
+    for arg in [*call.args, *(k.value for k in call.keywords)]:
+        if isinstance(arg, ast.Attribute):
+            for g, r, verb in method_triples(arg.attr, events_group):
+                found |= {(g, r, "list"), (g, r, "watch")} if verb == "list" else {(g, r, verb)}
     return found
 
 

@@ -141,20 +141,54 @@ def test_a_profile_fits_so_many_slices_on_one_gpu(
     assert sharing.slices_per_gpu(profile, product, memory_gb) == per_gpu
 
 
-@pytest.mark.parametrize("per_gpu", range(1, 8))
-def test_a_slice_costs_so_much_that_one_more_never_fits_a_gpu(per_gpu: int) -> None:
-    milli = MILLI_PER_GPU // per_gpu
-    assert per_gpu * milli <= MILLI_PER_GPU < (per_gpu + 1) * milli
+COSTS = [
+    pytest.param("1g.10gb", 142, id="1g.10gb costs 1/7 of a GPU, rounded down"),
+    pytest.param("2g.20gb", 285, id="2g.20gb costs 2/7"),
+    pytest.param("3g.40gb", 428, id="3g.40gb costs 3/7"),
+    pytest.param("4g.40gb", 571, id="4g.40gb costs 4/7"),
+    pytest.param("7g.80gb", 1000, id="7g.80gb is the whole GPU"),
+    pytest.param("1g.6gb", 250, id="1g.6gb on an A30 costs 1/4"),
+    pytest.param("2g.12gb", 500, id="2g.12gb on an A30 costs 1/2"),
+    pytest.param("1g.10gb+me", 142, id="a media-extension profile costs as its base"),
+]
 
 
-def test_1g10gb_on_an_a100_80gb_costs_a_seventh_of_a_gpu() -> None:
-    node = read_node(
-        {"nvidia.com/mig-1g.10gb": "7"},
-        {"nvidia.com/mig.strategy": "mixed", "nvidia.com/gpu.product": A100_80},
-    )
-    assert MigRequest("1g.10gb", 1).milli_on(node) == MILLI_PER_GPU // 7 == 142
-    assert MigRequest("1g.10gb", 2).milli_on(node) == 284
-    assert MigRequest("3g.40gb", 1).milli_on(node) is None  # not served there
+@pytest.mark.parametrize(("profile", "milli"), COSTS)
+def test_a_slice_costs_its_compute_share(profile: str, milli: int) -> None:
+    assert sharing.profile_milli(profile) == milli
+
+
+@pytest.mark.parametrize("gi", [1, 2, 3, 4])
+def test_as_many_slices_fit_a_gpu_as_its_compute_allows_and_one_more_never(gi: int) -> None:
+    milli, fit = sharing.profile_milli(f"{gi}g.{10 * gi}gb"), 7 // gi
+    assert fit * milli <= MILLI_PER_GPU < (fit + 1) * milli
+
+
+@pytest.mark.parametrize(
+    ("request_", "expected"),
+    [
+        pytest.param(
+            MigRequest("1g.10gb", 1),
+            GpuRequest(fraction_milli=142),
+            id="one 1g.10gb slice is a seventh of a GPU",
+        ),
+        pytest.param(
+            MigRequest("1g.10gb", 2),
+            GpuRequest(fraction_milli=284),
+            id="two slices are two sevenths",
+        ),
+        pytest.param(
+            MigRequest("7g.80gb", 2), GpuRequest(whole=2), id="the whole-GPU profile is whole GPUs"
+        ),
+    ],
+)
+def test_a_mig_request_in_core_terms(request_: MigRequest, expected: GpuRequest) -> None:
+    assert request_.gpu_request() == expected
+
+
+def test_slices_that_no_gpu_holds_are_refused_naming_the_limit() -> None:
+    with pytest.raises(ValueError, match=re.escape('limits["nvidia.com/mig-4g.40gb"]')):
+        MigRequest("4g.40gb", 2).gpu_request()
 
 
 PODS = [
@@ -271,9 +305,8 @@ def test_the_core_packs_mig_slices_as_fractions_exactly() -> None:
             "nvidia.com/gpu.product": "NVIDIA-A100-SXM4-80GB-MIG-1g.10gb",
         },
     )
-    milli = MigRequest("1g.10gb", 1).milli_on(gpus)
-    assert milli is not None and gpus.physical == 2
-    request = GpuRequest(fraction_milli=milli)
+    request = MigRequest("1g.10gb", 1).gpu_request()
+    assert gpus.physical == 2
     node = Node("n", gpu_count=gpus.physical, labels=gpus.labels(), taints=gpus.taints())
     assert 14 * request.milli_on(0) <= node.gpu_count * MILLI_PER_GPU
     assert (7 + 1) * request.milli_on(0) > MILLI_PER_GPU  # an 8th slice never fits one GPU
