@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Any
 
 from fairshare.model import (
     Constraints,
@@ -276,6 +277,75 @@ def constrain(
             NodeSelectorTerm((need,)),
         )
     return replace(constraints, tolerations=tolerations, required_terms=terms)
+
+
+def pod_limits(spec: Mapping[str, Any]) -> dict[str, object]:
+    """The GPU device-plugin limits of a pod's containers, summed per resource name."""
+    total: dict[str, Decimal] = {}
+    for container in spec.get("containers") or []:
+        for name, value in ((container.get("resources") or {}).get("limits") or {}).items():
+            if name == GPU or name.startswith(MIG_RESOURCE):
+                try:
+                    total[name] = total.get(name, Decimal(0)) + Decimal(str(value).strip())
+                except InvalidOperation:
+                    raise ValueError(f'limits["{name}"] must be a number, got {value!r}') from None
+    return dict(total)
+
+
+def pod_view(
+    spec: Mapping[str, Any], gpu: GpuRequest, constraints: Constraints
+) -> tuple[GpuRequest, Constraints]:
+    """A translated pod's GPU ask and constraints with the sharing modes applied: a MIG pod
+    becomes its share of a GPU on a node serving its profile; every pod keeps off the
+    shared nodes it cannot use. Raises ValueError naming the field."""
+    selector = spec.get("nodeSelector") or {}
+    mig = mig_request(pod_limits(spec), selector)
+    if mig is not None:
+        if gpu.is_fractional:
+            raise ValueError(
+                f'limits["{MIG_RESOURCE}{mig.profile}"]: a pod asking for MIG slices must not '
+                "also ask for a share of a GPU (gpu-fraction, gpu-memory)"
+            )
+        gpu = mig.gpu_request()
+    return gpu, constrain(constraints, gpu.whole > 0 and mig is None, mig)
+
+
+def is_mig(constraints: Constraints) -> bool:
+    """Whether a translated pod asks for MIG slices (bound by the device plugin, no
+    reservation): `pod_view` gave it the profile's node affinity."""
+    return any(
+        r.key.startswith(MIG_LABEL) for t in constraints.required_terms for r in t.match_expressions
+    )
+
+
+def pack_slices(pods: list[tuple[str, str, int]]) -> dict[str, str]:
+    """Running MIG pods (key, node, milli) -> a group per GPU they can be told to hold:
+    slices of one size fill a GPU before the next, so the core's view of the node's GPUs
+    is the one the device plugin's slices make. Deterministic: by node, size, then key."""
+    groups: dict[str, str] = {}
+    fill: dict[tuple[str, int], tuple[int, int]] = {}  # (node, milli) -> (group, used)
+    for key, node, milli in sorted(pods, key=lambda p: (p[1], p[2], p[0])):
+        group, used = fill.get((node, milli), (0, 0))
+        if used + milli > MILLI_PER_GPU:
+            group, used = group + 1, 0
+        fill[(node, milli)] = (group, used + milli)
+        groups[key] = f"mig:{milli}:{group}"
+    return groups
+
+
+def foreign_gpus(spec: Mapping[str, Any]) -> int:
+    """Whole GPUs a pod of another scheduler takes: its `nvidia.com/gpu`, plus the GPUs its
+    MIG slices could occupy (rounded up: never count a partly used GPU as free)."""
+    try:
+        limits = pod_limits(spec)
+    except ValueError:
+        return 0
+    whole = int(Decimal(str(limits.get(GPU, 0))))
+    milli = 0
+    for name, value in limits.items():
+        if name.startswith(MIG_RESOURCE) and _PROFILE.match(name.removeprefix(MIG_RESOURCE)):
+            milli += profile_milli(name.removeprefix(MIG_RESOURCE)) * int(Decimal(str(value)))
+    return whole + -(-milli // MILLI_PER_GPU)
 
 
 def _valid_profile(profile: str, where: str) -> str:
