@@ -66,6 +66,12 @@ kind: Kustomization
 resources: [../manifests]
 images:
   - {name: ghcr.io/quotient/quotient, newName: ${IMAGE%:*}, newTag: ${IMAGE##*:}}
+replacements:  # the base copied its image before this overlay changed it: copy again
+  - source: {kind: Deployment, name: quotient-scheduler, fieldPath: spec.template.spec.containers.0.image}
+    targets:
+      - select: {kind: Deployment, name: quotient-scheduler}
+        fieldPaths:
+          - "spec.template.spec.containers.0.env.[name=QUOTIENT_RESERVATION_IMAGE].value"
 KUST
 kubectl apply -k "$WORK/overlay"
 ADMIN=$(openssl rand -hex 24); SCHED=$(openssl rand -hex 24)

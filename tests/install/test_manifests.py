@@ -76,6 +76,7 @@ def test_every_manifest_file_is_installed_by_some_kustomization() -> None:
 
 @pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed")
 def test_kubectl_kustomize_renders_the_same_objects() -> None:
+    """And the reservation image follows the scheduler's image (the kustomization copies it)."""
     out = subprocess.run(
         ["kubectl", "kustomize", str(MANIFESTS)],
         capture_output=True,
@@ -83,8 +84,17 @@ def test_kubectl_kustomize_renders_the_same_objects() -> None:
         timeout=60,
         check=True,
     ).stdout
-    rendered = sorted((o["kind"], o["metadata"]["name"]) for o in yaml.safe_load_all(out))
+    objects = list(yaml.safe_load_all(out))
+    rendered = sorted((o["kind"], o["metadata"]["name"]) for o in objects)
     assert rendered == sorted((d.obj["kind"], d.obj["metadata"]["name"]) for d in base_docs())
+    (scheduler,) = [
+        o
+        for o in objects
+        if o["metadata"]["name"] == "quotient-scheduler" and o["kind"] == "Deployment"
+    ]
+    container = scheduler["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["QUOTIENT_RESERVATION_IMAGE"] == container["image"]
 
 
 # ------------------------------------------------------------------ what must agree
