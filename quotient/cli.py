@@ -10,6 +10,7 @@ from __future__ import annotations
 import typer
 
 from api import cli as api_cli
+from quotient import kube_cli
 from scheduler.kube import install_cli
 from simulations import cli as sim_cli
 from simulations.bench import register_bench
@@ -26,8 +27,9 @@ def build_app() -> typer.Typer:
     bench = typer.Typer(help="Benchmarks that print their figures as JSON.", no_args_is_help=True)
     sim_cli.register(app, bench)
     api_cli.register(app, bench)
-    register_bench(bench)
+    kube_cli.register(app, bench)
     install_cli.register(app)
+    register_bench(bench)
     app.add_typer(bench, name="bench")
     return app
 

@@ -50,6 +50,7 @@ class HttpQuotaSource:
         self._tree: QuotaTree | None = None
         self._etag: str | None = None
         self.fetches = 0  # full bodies read (a 304 does not count): for tests and metrics
+        self.stale = False  # True while the last good tree stands in for an unreachable API
 
     def quota_tree(self) -> QuotaTree:
         headers = {"If-None-Match": self._etag} if self._etag and self._tree else {}
@@ -58,6 +59,7 @@ class HttpQuotaSource:
         except httpx.HTTPError as exc:
             return self._last_good(f"quota API unreachable: {exc}")
         if response.status_code == 304 and self._tree is not None:
+            self.stale = False
             return self._tree
         if response.status_code != 200:
             return self._last_good(f"quota API answered {response.status_code}: {response.text}")
@@ -67,11 +69,13 @@ class HttpQuotaSource:
             return self._last_good(f"quota API sent a tree that does not parse: {exc}")
         self._tree, self._etag = tree, response.headers.get("ETag")
         self.fetches += 1
+        self.stale = False
         return tree
 
     def _last_good(self, problem: str) -> QuotaTree:
         if self._tree is None:
             raise QuotaUnavailable(f"{problem}; no quota tree has been read yet")
+        self.stale = True
         log.warning("%s; keeping the last good quota tree (ETag %s)", problem, self._etag)
         return self._tree
 

@@ -23,6 +23,11 @@ class AssumeCache:
         for b in bindings:
             self._assumed[b.assignment.pod] = (b, now)
 
+    def forget(self, pod: str) -> None:
+        """A bind failed after it was assumed: decide that pod afresh next cycle. Safe to call
+        from a binding thread (one dict operation)."""
+        self._assumed.pop(pod, None)
+
     def __len__(self) -> int:
         return len(self._assumed)
 
