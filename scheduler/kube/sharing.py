@@ -310,6 +310,16 @@ def pod_view(
     return gpu, constrain(constraints, gpu.whole > 0 and mig is None, mig)
 
 
+def asks_for_mig(pod: Mapping[str, Any]) -> bool:
+    """Whether a raw pod asks for MIG slices: it is bound as the device plugin's, no
+    reservation pod and no ConfigMap, though the core counts it as a share of a GPU."""
+    spec = pod.get("spec") or {}
+    try:
+        return mig_request(pod_limits(spec), spec.get("nodeSelector") or {}) is not None
+    except ValueError:
+        return False
+
+
 def is_mig(constraints: Constraints) -> bool:
     """Whether a translated pod asks for MIG slices (bound by the device plugin, no
     reservation): `pod_view` gave it the profile's node affinity."""
