@@ -90,11 +90,30 @@ def raw_triples(path: str, method: str) -> list[Triple]:
 def module_triples(path: Path) -> set[Triple]:
     tree = ast.parse(path.read_text(), filename=str(path))
     events_group = "events.k8s.io" if "EventsV1Api" in path.read_text() else ""
+    modules = _imported_names(tree)
     found: set[Triple] = set()
     for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
+        if isinstance(node, ast.Call) and not _on_module(node, modules):
             found |= _call_triples(node, events_group)
     return found
+
+
+def _imported_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update((a.asname or a.name).split(".")[0] for a in node.names)
+    return names
+
+
+def _on_module(call: ast.Call, modules: set[str]) -> bool:
+    """`sharing.read_node(...)`: a function of one of our modules, not a client method."""
+    func = call.func
+    return (
+        isinstance(func, ast.Attribute)
+        and isinstance(func.value, ast.Name)
+        and func.value.id in modules
+    )
 
 
 def _call_triples(call: ast.Call, events_group: str) -> set[Triple]:

@@ -18,7 +18,8 @@ from tests.install.rbac_calls import (
 
 KUBE = ROOT / "scheduler" / "kube"
 # Modules that make no API call as the scheduler: pure code, the webhook (no token at
-# all), `quotient certs` (runs with the operator's credentials), the loopback test double.
+# all), `quotient certs`, `explain` and `snapshot` (the operator's kubeconfig), `bench`
+# (the loopback double), and reserve.py (the reservation pods' own ServiceAccount).
 NOT_THE_SCHEDULER = {
     "admission.py",
     "webhook.py",
@@ -26,6 +27,9 @@ NOT_THE_SCHEDULER = {
     "install_cli.py",
     "sharing.py",
     "reserve.py",
+    "explain.py",
+    "snapshot.py",
+    "bench.py",
 }
 RESERVATION = KUBE / "reserve.py"
 
@@ -143,3 +147,29 @@ def test_the_api_and_the_webhook_get_no_token_and_no_rights() -> None:
         assert users and all(
             u["spec"]["template"]["spec"]["automountServiceAccountToken"] is False for u in users
         )
+
+
+def _called(paths: list[Path]) -> set[Triple]:
+    return set().union(*(module_triples(p) for p in paths))
+
+
+def _scheduler_modules() -> list[Path]:
+    return [p for p in sorted(KUBE.glob("*.py")) if p.name not in NOT_THE_SCHEDULER]
+
+
+def test_the_scheduler_is_granted_exactly_what_its_code_calls() -> None:
+    called, granted = _called(_scheduler_modules()), _granted("quotient-scheduler")
+    assert called, "the extractor found no call at all: it is broken"
+    assert sorted(called - granted) == [], "calls the Roles do not allow"
+    assert sorted(granted - called) == [], "rights no code uses"
+
+
+def test_a_reservation_pod_may_only_record_its_gpu_on_itself() -> None:
+    assert _granted("quotient-reservation") == _called([RESERVATION]) == {("", "pods", "patch")}
+
+
+def test_the_reservation_pods_run_as_their_own_service_account() -> None:
+    from scheduler.kube.fractional import ReservationSpec
+
+    assert find("ServiceAccount", ReservationSpec().service_account)
+    assert ReservationSpec().namespace == find("Namespace", "quotient-system")["metadata"]["name"]
