@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Quotient end to end on a laptop: a kind cluster whose worker nodes carry fake GPUs
-# (nvidia.com/gpu patched onto node status, GFD's labels on the nodes), the image built and
-# loaded, the manifests installed, project team-a created, the examples applied, and
-# `pytest -m cluster` checking they are admitted and scheduled.
+# (nvidia.com/gpu patched onto node status, GFD's labels on the nodes), then two opt-in
+# suites: tests/kube/cluster runs the live scheduler in-process under its own scheduler name;
+# tests/install/test_cluster.py builds and loads the image, installs manifests/, creates
+# project team-a, applies the examples and checks they are admitted and scheduled.
+# No device plugin is involved, so reservation pods of fractional GPUs never report a UUID.
 #
 #   scripts/kind-e2e.sh            # creates the cluster, runs, deletes it
 #   KEEP=1 scripts/kind-e2e.sh     # keeps the cluster (kind delete cluster --name quotient-e2e)
@@ -52,6 +54,11 @@ for node in $(kubectl get nodes -l '!node-role.kubernetes.io/control-plane' -o n
   kubectl label --overwrite "$node" nvidia.com/gpu.product=NVIDIA-A100-SXM4-80GB \
     nvidia.com/gpu.memory=81920 nvidia.com/gpu.count="$GPUS_PER_NODE" nvidia.com/gpu.present=true
 done
+kubectl wait --for=jsonpath='{.status.allocatable.nvidia\.com/gpu}'="$GPUS_PER_NODE" nodes \
+  -l '!node-role.kubernetes.io/control-plane' --timeout=60s
+
+step "the live scheduler in-process (tests/kube/cluster)"
+"$PY/pytest" -m cluster -q -p no:cacheprovider tests/kube/cluster
 
 step "image $IMAGE"
 docker build -q -t "$IMAGE" .

@@ -46,6 +46,12 @@ class Metrics:
         self.pending = Gauge(
             "quotient_project_pending_workloads", "Pending workloads", labels, registry=r
         )
+        self.pending_gpus = Gauge(
+            "quotient_project_pending_gpus",
+            "GPUs its pending workloads ask for (demand beyond what it holds, within its limit)",
+            labels,
+            registry=r,
+        )
         self.cycle = Histogram(
             "quotient_cycle_seconds", "Duration of one scheduling cycle", registry=r
         )
@@ -65,6 +71,8 @@ class Metrics:
             self.fair.labels(name).set(milli_to_float(s.fair_share_milli))
             self.allocated.labels(name).set(milli_to_float(s.allocated_milli))
             self.pending.labels(name).set(s.pending)
+            waiting = max(s.demand_milli - s.allocated_milli, 0) if s.pending else 0
+            self.pending_gpus.labels(name).set(milli_to_float(waiting))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -18,10 +18,6 @@ import threading
 from types import FrameType
 from typing import Any
 
-from kubernetes import client, config
-
-from scheduler.kube.config import done
-
 UUID_NOTE = "quotient.io/gpu-uuid"
 _UUID = re.compile(r"\(UUID: (GPU-[0-9a-fA-F-]+)\)")
 
@@ -62,6 +58,11 @@ def main() -> int:
     except NoGpu as e:
         print(f"reserve: {e}", file=sys.stderr)
         return 1
+    # Imported here so that reading the UUID needs nothing but the driver's tools.
+    from kubernetes import client, config
+
+    from scheduler.kube.config import done
+
     name, namespace = os.environ["POD_NAME"], os.environ["POD_NAMESPACE"]
     config.load_incluster_config()  # type: ignore[no-untyped-call]
     api: Any = client.CoreV1Api(client.ApiClient())
