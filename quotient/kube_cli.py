@@ -30,6 +30,7 @@ from scheduler.kube.bench import FixedQuota, bench_bind
 from scheduler.kube.cache import ClusterCache
 from scheduler.kube.config import ClusterConfigError, api_client
 from scheduler.kube.explain import ExplainError, explain, recorded_quota
+from scheduler.kube.fractional import ReservationSpec
 from scheduler.kube.run import STATUS_CONFIGMAP, LiveScheduler, RunConfig
 from scheduler.kube.snapshot import scenario
 from simulations.loader import parse_yaml, validate
@@ -137,6 +138,13 @@ def run_command(
         float | None, typer.Option(help="Cycle at least this often; default: policy or 10.")
     ] = None,
     log_level: Annotated[str, typer.Option(help="debug | info | warning")] = "info",
+    reservation_image: Annotated[
+        str,
+        typer.Option(
+            envvar="QUOTIENT_RESERVATION_IMAGE",
+            help="Image of the reservation pods that hold shared GPUs: this package's image.",
+        ),
+    ] = ReservationSpec().image,
 ) -> None:
     """Schedule pods with spec.schedulerName=quotient on a live cluster."""
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
@@ -157,6 +165,7 @@ def run_command(
     config = RunConfig(
         scheduler_name=scheduler_name, namespace=namespace, leader_elect=leader_elect,
         metrics_port=metrics_port, cycle_seconds=cycle_seconds or float(every),
+        reservation=ReservationSpec(image=reservation_image),
     )  # fmt: skip
     live = LiveScheduler(client, quotas, policy, config, observers=observers, quota_stale=stale)
 

@@ -238,3 +238,24 @@ def test_the_image_is_built_slim_and_runs_as_the_manifests_user() -> None:
         spec["securityContext"]["runAsUser"] for d in of_kind("Deployment") for spec in pod_specs(d)
     }
     assert uids == {int(user.split(":")[0])} and 0 not in uids
+
+
+@pytest.mark.parametrize("name", [d["metadata"]["name"] for d in of_kind("Deployment")])
+def test_each_deployment_command_is_one_the_cli_accepts(name: str) -> None:
+    import typer
+
+    from quotient.cli import build_app
+
+    app = typer.main.get_command(build_app())
+    container = find("Deployment", name)["spec"]["template"]["spec"]["containers"][0]
+    args = list(container["args"])
+    command = app.get_command(app.context_class(app), args[0])  # type: ignore[attr-defined]
+    assert command is not None, f"quotient has no command {args[0]!r}"
+    command.make_context(args[0], args[1:])  # raises on an unknown option or a bad value
+    declared = {
+        v
+        for p in command.params
+        for v in ([p.envvar] if isinstance(p.envvar, str) else (p.envvar or []))
+    }
+    plain = {e["name"] for e in container.get("env", []) if e["name"].startswith("QUOTIENT_")}
+    assert plain <= declared | {"QUOTIENT_TOKENS", "QUOTIENT_DB_URL"}, "an env var nothing reads"
