@@ -12,7 +12,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 import yaml
@@ -104,18 +104,17 @@ def _apply(
     secret: str,
     configuration: str,
 ) -> None:
-    from kubernetes import config
     from kubernetes.client.exceptions import ApiException
-    from kubernetes.config.config_exception import ConfigException
     from urllib3.exceptions import HTTPError
 
+    from scheduler.kube.config import ClusterConfigError, api_client
+
     try:
-        load: Any = config.new_client_from_config  # untyped upstream
-        api = load(str(kubeconfig) if kubeconfig else None)
+        api = api_client(kubeconfig)  # a kubeconfig, else in-cluster (an install Job)
         count = certs.install(
             api, bundle, namespace=namespace, secret=secret, configuration=configuration
         )
-    except ConfigException as e:
+    except ClusterConfigError as e:
         typer.echo(f"error: --kubeconfig: {e}", err=True)
         raise typer.Exit(2) from None
     except ApiException as e:

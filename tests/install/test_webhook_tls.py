@@ -177,3 +177,41 @@ def test_the_secret_manifest_holds_what_the_webhook_mounts() -> None:
     assert secret["type"] == "kubernetes.io/tls"
     assert set(secret["data"]) == {"ca.crt", "tls.crt", "tls.key"}
     assert json.dumps(secret)  # plain JSON: base64 strings, no bytes
+
+
+def _certs_in(pem: bytes) -> int:
+    from cryptography import x509
+
+    return len(x509.load_pem_x509_certificates(pem))
+
+
+@pytest.mark.parametrize(
+    ("previous", "count"),
+    [
+        pytest.param(None, 1, id="a first install trusts the new CA alone"),
+        pytest.param("other", 2, id="a rotation trusts the new CA and the one before it"),
+        pytest.param("same", 1, id="re-applying the same CA does not repeat it"),
+        pytest.param("garbage", 1, id="an unreadable old caBundle is replaced"),
+    ],
+)
+def test_the_ca_bundle_keeps_the_previous_ca_during_a_rotation(
+    previous: str | None, count: int
+) -> None:
+    new = certs.make_bundle(certs.service_names())
+    old = {
+        None: None,
+        "other": certs.make_bundle(certs.service_names()).ca_pem,
+        "same": new.ca_pem,
+        "garbage": b"not a certificate",
+    }[previous]
+    trusted = certs.trusted_bundle(new, old)
+    assert _certs_in(trusted) == count and trusted.startswith(new.ca_pem)
+
+
+def test_the_ca_bundle_patch_sets_every_webhook_by_index() -> None:
+    ops = certs.ca_bundle_patch(["a.quotient.io", "b.quotient.io"], b"PEM")
+    assert [o["path"] for o in ops] == [
+        "/webhooks/0/clientConfig/caBundle",
+        "/webhooks/1/clientConfig/caBundle",
+    ]
+    assert {o["op"] for o in ops} == {"add"} and ops[0]["value"] == "UEVN"
