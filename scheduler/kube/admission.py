@@ -1,7 +1,8 @@
 """What the mutating admission webhook does to one pod, as a pure function of the pod.
 
 Owns the admission rules of Quotient's pods (those whose `spec.schedulerName` is ours):
-which pod specs can never work and are rejected with a message naming the field, the name
+which pod specs can never work and are rejected with a message naming the field (its own
+checks first, then anything translate.py would answer InvalidRequest for), the name
 of a fractional pod's GPU ConfigMap (recorded in the annotation `quotient.io/gpu-configmap`,
 chosen here because a pod made with `generateName` has no name yet at admission), the
 environment that wires the GPU container to that ConfigMap, and `NVIDIA_VISIBLE_DEVICES=void`
@@ -25,6 +26,7 @@ import jsonpatch
 from kubernetes.utils import quantity
 
 from fairshare.resources import MILLI_PER_GPU, QuantityError, to_milli
+from scheduler.kube import translate
 
 Obj = dict[str, Any]
 
@@ -143,6 +145,11 @@ def mutate(pod: Obj, *, request_uid: str) -> Obj:
     spec = pod.get("spec") or {}
     share = _share(spec, notes)
     _check_gang(notes, labels)
+    # Whatever else the scheduler would answer InvalidRequest for can never work either.
+    named = {**pod, "metadata": {**meta, "name": meta.get("name") or meta.get("generateName")}}
+    problem = translate.to_pod(named, None).invalid_reason  # generateName: no name yet
+    if problem is not None:
+        raise Rejected("pod", problem)
     out = copy.deepcopy(pod)
     out_spec = out.setdefault("spec", {})
     gpu_container = _gpu_container(out_spec, notes) if share else None

@@ -140,6 +140,10 @@ class _Handler(BaseHTTPRequestHandler):
         except (ValueError, UnicodeDecodeError) as e:
             self._send(HTTPStatus.BAD_REQUEST, {"error": str(e)})
             return
+        except Exception:  # a bug must fail this admission (closed), not the server
+            log.exception("admission review failed")
+            self._send(HTTPStatus.INTERNAL_SERVER_ERROR, {"error": "internal error"})
+            return
         self._send(HTTPStatus.OK, answer)
 
     def _send(self, status: HTTPStatus, body: object) -> None:

@@ -26,6 +26,16 @@ VOID = {"NVIDIA_VISIBLE_DEVICES": "void"}
 
 REJECTED = [
     pytest.param(
+        pod(labels={"quotient.io/workload-type": "batch"}),
+        "pod",
+        id="what the scheduler would call InvalidRequest is rejected with its reason",
+    ),
+    pytest.param(
+        pod(containers=[container(**{"nvidia.com/mig-big": "1"})]),
+        "pod",
+        id="a MIG resource that names no profile is rejected",
+    ),
+    pytest.param(
         pod(annotations={"gpu-fraction": "0.5"}, containers=[container(gpus="1")]),
         "spec.containers[0].resources.limits[nvidia.com/gpu]",
         id="a fraction together with nvidia.com/gpu is rejected, naming the container's limit",
