@@ -1,6 +1,6 @@
 # Quotient's image: the scheduler (`quotient run`), the API (`quotient serve`), the webhook
 # (`quotient webhook`) and the reservation pods' command are one package, one image.
-# Build: docker build -t ghcr.io/quotient/quotient:0.1.0 .
+# Build: docker build -t ghcr.io/quotient/quotient:0.1.0 .   (PostgreSQL driver included)
 FROM python:3.12-slim AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
 WORKDIR /src
@@ -10,7 +10,7 @@ COPY scheduler scheduler
 COPY api api
 COPY simulations simulations
 COPY quotient quotient
-RUN python -m venv /opt/quotient && /opt/quotient/bin/pip install --no-compile . \
+RUN python -m venv /opt/quotient && /opt/quotient/bin/pip install --no-compile '.[postgres]' \
     && /opt/quotient/bin/python -m compileall -q /opt/quotient/lib
 
 FROM python:3.12-slim
