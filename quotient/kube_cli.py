@@ -121,7 +121,7 @@ def _quota(projects: Path | None, api: str | None, token_file: Path | None) -> A
         try:
             return load_projects(projects)
         except ScenarioError as e:
-            raise _fail(f"invalid projects file:\n{e}") from None
+            raise _fail(f"invalid projects file ({len(e.problems)} problem(s)):\n{e}") from None
     return HttpQuotaSource(str(api), _token(token_file))
 
 
@@ -137,6 +137,9 @@ def run_command(
     cycle_seconds: Annotated[
         float | None, typer.Option(help="Cycle at least this often; default: policy or 10.")
     ] = None,
+    reservation_image: Annotated[
+        str, typer.Option(help="Image of GPU reservation pods (runs scheduler.kube.reserve).")
+    ] = "quotient:latest",
     log_level: Annotated[str, typer.Option(help="debug | info | warning")] = "info",
     reservation_image: Annotated[
         str,
@@ -147,6 +150,8 @@ def run_command(
     ] = ReservationSpec().image,
 ) -> None:
     """Schedule pods with spec.schedulerName=quotient on a live cluster."""
+    if log_level.lower() not in ("debug", "info", "warning", "error"):
+        raise _fail(f"--log-level must be debug, info, warning or error, got {log_level!r}")
     logging.basicConfig(level=log_level.upper(), format="%(asctime)s %(levelname)s %(message)s")
     source = _quota(projects, api, token_file)
     observers: list[Any] = []

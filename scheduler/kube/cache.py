@@ -166,6 +166,8 @@ class ClusterCache:
             live = self.pods.items.keys()
             for gone in [k for k in self._facts if k not in live]:
                 del self._facts[gone]
+            for gone in [n for n in self._node_memo if n not in self.nodes.items]:
+                del self._node_memo[gone]
             return state
 
     def _node(self, obj: Obj) -> Node:

@@ -50,6 +50,7 @@ class PodReporter:
         self._identity = identity
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="events")
         self._last: dict[str, tuple[str, str]] = {}  # pod -> (code, message) last reported
+        self._queued: dict[str, tuple[str, str]] = {}  # pod -> condition waiting to be sent
         self._lock = threading.Lock()
         self.failures = 0
         self.busy = busy  # while binds are queued, reports wait (binds come first)
@@ -67,13 +68,27 @@ class PodReporter:
                 return
             code_changed = (self._last.get(pod) or ("", ""))[0] != code
             self._last[pod] = (code, message)
-        self._pool.submit(self._patch_condition, pod, code, message)
+            queued = pod in self._queued
+            self._queued[pod] = (code, message)  # a newer reason replaces one not yet sent
+        if not queued:
+            self._pool.submit(self._flush_condition, pod)
         if code_changed:
             self.event(pod, uid, "Warning", "FailedScheduling", "Scheduling", f"{code}: {message}")
+
+    def retain(self, live: set[str]) -> None:
+        """Drop what was last said about pods that are gone."""
+        with self._lock:
+            self._last = {p: said for p, said in self._last.items() if p in live}
 
     def forget(self, pod: str) -> None:
         with self._lock:
             self._last.pop(pod, None)
+
+    def _flush_condition(self, pod: str) -> None:
+        with self._lock:
+            latest = self._queued.pop(pod, None)
+        if latest is not None:
+            self._patch_condition(pod, *latest)
 
     def _patch_condition(self, pod: str, code: str, message: str) -> None:
         namespace, name = pod.split("/", 1)

@@ -73,17 +73,20 @@ class KubeExecutor:
         self.pdb_backoff_seconds = pdb_backoff_seconds
         self.on_bound = on_bound
         self._binds = ThreadPoolExecutor(bind_workers, thread_name_prefix="bind")
-        self._slow = ThreadPoolExecutor(4, thread_name_prefix="reserve")  # waits on devices
+        # Fractional binds wait on devices for up to minutes: never in front of evictions.
+        self._slow = ThreadPoolExecutor(16, thread_name_prefix="reserve")
+        self._evictions = ThreadPoolExecutor(8, thread_name_prefix="evict")
         self._busy: set[str] = set()  # reservations a fractional bind is working on
         self._refusals: dict[str, Refusal] = {}
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._futures: set[Future[None]] = set()
+        self._no_uuid: dict[str, float] = {}  # node -> when a reservation there timed out
 
     def close(self) -> None:
         self._stopping.set()
-        self._binds.shutdown(wait=True)
-        self._slow.shutdown(wait=True)
+        for pool in (self._binds, self._slow, self._evictions):
+            pool.shutdown(wait=True)
 
     def drain(self, timeout: float | None = 30.0) -> None:
         """Wait for the binds submitted so far (tests and the bench)."""
@@ -129,7 +132,7 @@ class KubeExecutor:
     def _evict_all(
         self, evictions: Sequence[Eviction]
     ) -> tuple[tuple[Eviction, ...], dict[str, str]]:
-        futures = {e.workload: self._slow.submit(self._evict, e) for e in evictions}
+        futures = {e.workload: self._evictions.submit(self._evict, e) for e in evictions}
         done, refused = [], {}
         for e in evictions:
             problem = futures[e.workload].result()
@@ -212,16 +215,20 @@ class KubeExecutor:
                 shared.setdefault((b.assignment.node, b.assignment.gpu_indices[0]), []).append(b)
             else:
                 self.cache.bind_started(b.assignment.pod, b.assignment.node)
-                self._submit(self._binds, self._bind_whole, b)
+                self._submit(self._binds, self._bind_whole, b, "", self._decided_uid(b))
                 bound.append(b)
         for (node, index), group in sorted(shared.items()):
             existing = self.cache.gpu_map.shared.get((node, index))
+            if existing is None and (problem := self._reservation_backoff(node)) is not None:
+                failed.update({b.assignment.pod: problem for b in group})
+                continue
             key = existing or f"{self.reservations.spec.namespace}/{new_reservation_name(node)}"
             with self._lock:
                 self._busy.add(key)
             for b in group:
                 self.cache.bind_started(b.assignment.pod, node, key)
-            self._submit(self._slow, self._bind_shared, key, existing is None, group)
+            uids = [self._decided_uid(b) for b in group]
+            self._submit(self._slow, self._bind_shared, key, existing is None, group, uids)
             bound.extend(group)
         for pod, problem in failed.items():
             log.info("not binding %s: %s", pod, problem)
@@ -243,10 +250,14 @@ class KubeExecutor:
         pod = self.cache.pod(b.assignment.pod)  # MIG slices come from the device plugin
         return pod is None or not sharing.asks_for_mig(pod)
 
-    def _bind_whole(self, b: Binding, gpu: str = "") -> None:
+    def _decided_uid(self, b: Binding) -> str:
+        """The uid of the pod the decision saw (the cache may already hold a newer one)."""
+        return self.cache.gpu_map.uids.get(b.assignment.pod, "")
+
+    def _bind_whole(self, b: Binding, gpu: str = "", uid: str = "") -> None:
         pod, node = b.assignment.pod, b.assignment.node
         try:
-            self._post_binding(pod, node)
+            self._post_binding(pod, node, uid)
         except (*IO_ERRORS, NotLeader) as exc:
             self.cache.bind_ended(pod, ok=False)
             self._bind_failed(pod, exc)
@@ -266,14 +277,16 @@ class KubeExecutor:
             f"Successfully assigned {pod} to {where}",
         )
 
-    def _post_binding(self, pod: str, node: str) -> None:
+    def _post_binding(self, pod: str, node: str, uid: str) -> None:
         if not self.is_leader():
             raise NotLeader("lost the lease before binding")
         namespace, name = pod.split("/", 1)
+        # The uid makes the bind a precondition on this very pod: one deleted and created
+        # again under the same name meanwhile answers 409 instead of being bound blindly.
         body = {
             "apiVersion": "v1",
             "kind": "Binding",
-            "metadata": {"name": name, "namespace": namespace},  # must be the pod's name
+            "metadata": {"name": name, "namespace": namespace, "uid": uid or None},
             "target": {"apiVersion": "v1", "kind": "Node", "name": node},
         }
         done(
@@ -289,19 +302,22 @@ class KubeExecutor:
         detail = f"{exc.status} {exc.reason}" if isinstance(exc, ApiException) else str(exc)
         log.warning("bind of %s failed (%s); it is decided again next cycle", pod, detail)
 
-    def _bind_shared(self, key: str, create: bool, group: list[Binding]) -> None:
+    def _bind_shared(self, key: str, create: bool, group: list[Binding], uids: list[str]) -> None:
         """Reservation, its UUID, each pod's ConfigMap, then the binds, in that order."""
         try:
             if create:
                 self.reservations.create(key.split("/", 1)[1], group[0].assignment.node)
             gpu_uuid = self.reservations.wait_uuid(key, self._stopping.is_set)
         except IO_ERRORS as exc:
+            if isinstance(exc, ReservationFailed):
+                with self._lock:
+                    self._no_uuid[group[0].assignment.node] = time.monotonic()
             for b in group:
                 self.cache.bind_ended(b.assignment.pod, ok=False)
                 self._bind_failed(b.assignment.pod, exc)
             self._release(key)
             return
-        for b in group:
+        for b, uid in zip(group, uids, strict=True):
             pod = self.cache.pod(b.assignment.pod)
             try:
                 if pod is None:
@@ -312,8 +328,18 @@ class KubeExecutor:
                 self.cache.bind_ended(b.assignment.pod, ok=False)
                 self._bind_failed(b.assignment.pod, exc)
                 continue
-            self._bind_whole(b, gpu_uuid)
+            self._bind_whole(b, gpu_uuid, uid)
         self._release(key)
+
+    def _reservation_backoff(self, node: str) -> str | None:
+        """A node whose last reservation never reported a UUID gets no new one for a while."""
+        wait = self.reservations.spec.retry_seconds
+        with self._lock:
+            failed_at = self._no_uuid.get(node)
+        if failed_at is None or time.monotonic() - failed_at >= wait:
+            return None
+        return (f"a GPU reservation on {node} reported no UUID; a new one is tried there "
+                f"{wait:g}s after that")  # fmt: skip
 
     def _release(self, key: str) -> None:
         with self._lock:
@@ -343,6 +369,7 @@ class KubeExecutor:
             self._refusals = {w: r for w, r in self._refusals.items() if r.until > now}
             notes = [r.message for r in self._refusals.values()]
         pods_of = self.cache.gpu_map.workload_pods
+        self.reporter.retain({p for pods in pods_of.values() for p in pods})
         for workload, reason in plan.pending.items():
             message = reason.message
             if notes and reason.code in WAITING_CODES:

@@ -42,6 +42,7 @@ class ReservationSpec:
     service_account: str = "quotient-reservation"
     uuid_timeout_seconds: float = 120.0
     idle_grace_seconds: float = 30.0  # an unused reservation younger than this is kept
+    retry_seconds: float = 60.0  # after a reservation reported no UUID, that node waits
 
 
 def new_reservation_name(node: str) -> str:
@@ -64,7 +65,6 @@ def reservation_pod(name: str, node: str, spec: ReservationSpec) -> Obj:
         "spec": {
             "nodeName": node,  # placed by us, not by any scheduler: the GPU is ours
             "serviceAccountName": spec.service_account,
-            "priorityClassName": "system-node-critical",
             "tolerations": [{"operator": "Exists"}],
             "terminationGracePeriodSeconds": 5,
             "containers": [

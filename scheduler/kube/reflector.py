@@ -82,11 +82,18 @@ class Reflector:
             except Gone:
                 log.info("%s: resourceVersion %s is gone (410); relisting", self.name, self._rv)
                 self._rv = ""
-            except (ApiException, HTTPError, OSError, ValueError) as exc:
+            except Exception as exc:  # a reflector must outlive anything the server sends
                 failures += 1
                 self.errors += 1
                 delay = min(self._backoff_cap, 0.1 * 2**failures) * (0.5 + random.random() / 2)
-                log.warning("%s: list/watch failed (%s); retrying in %.2fs", self.name, exc, delay)
+                known = isinstance(exc, ApiException | HTTPError | OSError | ValueError)
+                log.log(
+                    logging.WARNING if known else logging.ERROR,
+                    "%s: list/watch failed (%r); retrying in %.2fs",
+                    self.name,
+                    exc,
+                    delay,
+                )
                 if isinstance(exc, ApiException) and exc.status == 410:
                     self._rv = ""
                 self._stop.wait(delay)

@@ -17,7 +17,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from kubernetes import client
@@ -104,20 +104,9 @@ class LiveScheduler:
             watch_seconds=config.watch_seconds,
         )
         self.reporter = PodReporter(api, config.identity)
-        spec = ReservationSpec(**{**config.reservation.__dict__, "namespace": config.namespace})
+        spec = replace(config.reservation, namespace=config.namespace)
         self.reservations = Reservations(api, spec, self.cache.pod)
-        self.elector = (
-            LeaderElector(
-                api,
-                config.namespace,
-                config.identity,
-                lease_seconds=config.lease_seconds,
-                renew_deadline=config.renew_deadline,
-                retry_period=config.retry_period,
-            )
-            if config.leader_elect
-            else None
-        )
+        self.elector = _elector(api, config)
         self.assumed = AssumeCache()
         self.executor = KubeExecutor(
             api,
@@ -220,6 +209,28 @@ class LiveScheduler:
             self.health.stop()
 
 
+def _elector(api: client.ApiClient, config: RunConfig) -> LeaderElector | None:
+    if not config.leader_elect:
+        return None
+    return LeaderElector(
+        api, config.namespace, config.identity, lease_seconds=config.lease_seconds,
+        renew_deadline=config.renew_deadline, retry_period=config.retry_period,
+    )  # fmt: skip
+
+
+def _project_numbers(report: CycleReport) -> dict[str, dict[str, object]]:
+    return {
+        name: {
+            "deserved_gpus": format_gpus(s.deserved_milli),
+            "fair_share_gpus": format_gpus(s.fair_share_milli),
+            "allocated_gpus": format_gpus(s.allocated_milli),
+            "running": s.running,
+            "pending": s.pending,
+        }
+        for name, s in sorted(report.plan.projects.items())
+    }
+
+
 class StatusConfigMap:
     """Writes each project's numbers to a ConfigMap for `quotient explain`, when they change
     and at most every `min_seconds`; only the leader writes."""
@@ -240,18 +251,8 @@ class StatusConfigMap:
     def on_cycle(self, report: CycleReport) -> None:
         if not self._is_leader():
             return
-        projects = {
-            name: {
-                "deserved_gpus": format_gpus(s.deserved_milli),
-                "fair_share_gpus": format_gpus(s.fair_share_milli),
-                "allocated_gpus": format_gpus(s.allocated_milli),
-                "running": s.running,
-                "pending": s.pending,
-            }
-            for name, s in sorted(report.plan.projects.items())
-        }
         tree = self._quotas.last
-        text = json.dumps(projects, sort_keys=True)
+        text = json.dumps(_project_numbers(report), sort_keys=True)
         quota = json.dumps(tree_to_json(tree) if tree is not None else {}, sort_keys=True)
         if text == self._last[0] and time.monotonic() - self._last[1] < self.min_seconds * 6:
             return
@@ -263,6 +264,10 @@ class StatusConfigMap:
             "metadata": {"name": STATUS_CONFIGMAP, "namespace": self.namespace},
             "data": {"projects.json": text, "quota.json": quota, "cycle_at": str(report.at)},
         }
+        if self._write(body):
+            self._last = (text, time.monotonic())
+
+    def _write(self, body: dict[str, Any]) -> bool:
         try:
             try:
                 done(
@@ -282,6 +287,7 @@ class StatusConfigMap:
                         self.namespace, body, _preload_content=False, _request_timeout=5
                     )
                 )
-            self._last = (text, time.monotonic())
+            return True
         except (ApiException, HTTPError, OSError) as exc:
             log.info("could not write %s: %s", STATUS_CONFIGMAP, exc)
+            return False

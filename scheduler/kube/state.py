@@ -46,6 +46,7 @@ class GpuMap:
     reservations: Mapping[str, Obj] = field(default_factory=dict)  # key -> reservation pod
     users: Mapping[str, int] = field(default_factory=dict)  # reservation key -> fractional pods
     workload_pods: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    uids: Mapping[str, str] = field(default_factory=dict)  # pending pod -> uid, as decided on
 
 
 @dataclass
@@ -59,63 +60,74 @@ class Inputs:
     protected: frozenset[str] = frozenset()  # pods a PDB refused to let go, for a while
 
 
+Held = tuple[PodFacts, str, str | None, bool, int]  # facts, node, reservation, terminating, start
+
+
+@dataclass
+class _Sorted:
+    foreign: dict[str, list[int]] = field(default_factory=dict)  # node -> [gpus, cpu, mem]
+    reservations: dict[str, Obj] = field(default_factory=dict)
+    running: list[Held] = field(default_factory=list)
+    pending: list[PodFacts] = field(default_factory=list)
+    uids: dict[str, str] = field(default_factory=dict)
+
+
 def build(inp: Inputs) -> tuple[ClusterState, GpuMap]:
     node_names = {n.name for n in inp.nodes}
-    foreign: dict[str, list[int]] = {}  # node -> [gpus, cpu, mem]
-    reservations: dict[str, Obj] = {}
-    running: list[tuple[PodFacts, str, str | None, bool, int]] = []
-    pending: list[PodFacts] = []
+    out = _Sorted()
     for pod in inp.pods:
-        meta, spec = pod["metadata"], pod.get("spec") or {}
-        if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
-            continue  # a finished pod holds nothing
-        key = f"{meta.get('namespace')}/{meta['name']}"
-        labels = meta.get("labels") or {}
-        if labels.get(RESERVATION_LABEL) == "true" and meta.get("namespace") == inp.namespace:
-            reservations[key] = pod
-            continue
-        flight = inp.in_flight.get(key)
-        node = spec.get("nodeName") or (flight.node if flight else None)
-        if spec.get("schedulerName") != inp.scheduler_name:
-            if node:
-                _add_foreign(foreign, node, pod)
-            continue
-        terminating = bool(meta.get("deletionTimestamp"))
-        if node:
-            where = (meta.get("annotations") or {}).get(RESERVATION_NOTE) or (
-                flight.reservation if flight else None
-            )
-            started = seconds((pod.get("status") or {}).get("startTime")) or seconds(
-                meta.get("creationTimestamp")
-            )
-            running.append((inp.facts(pod), node, where, terminating, started))
-        elif not terminating:
-            pending.append(inp.facts(pod))
-    running = _group_mig(running)
-    shared, users, first_whole = _number_shared(running, reservations, foreign)
-    assignments = _assign(inp.nodes, running, shared, first_whole)
-    held = _running(running, assignments, inp.protected)
+        _sort(inp, pod, out)
+    out.running = _group_mig(out.running)
+    shared, users, first_whole = _number_shared(out.running, out.reservations, out.foreign)
+    assignments = _assign(inp.nodes, out.running, shared, first_whole)
+    held = _running(out.running, assignments, inp.protected)
+    foreign = out.foreign
     state = ClusterState(
         nodes=tuple(inp.nodes),
         running=held,
-        pending=tuple(_group(pending, {r.workload.name for r in held})),
+        pending=tuple(_group(out.pending, {r.workload.name for r in held})),
         foreign=tuple(ForeignUsage(n, *foreign[n]) for n in sorted(foreign) if n in node_names),
     )
-    groups: dict[str, list[str]] = {}
-    for w in state.pending:
-        groups[w.name] = [p.name for p in w.pods]
     gpu_map = GpuMap(
         shared={(n, i): r for r, (n, i) in shared.items()},
-        reservations=reservations,
+        reservations=out.reservations,
         users=users,
-        workload_pods={k: tuple(v) for k, v in groups.items()},
+        workload_pods={w.name: tuple(p.name for p in w.pods) for w in state.pending},
+        uids=out.uids,
     )
     return state, gpu_map
 
 
-def _group_mig(
-    running: list[tuple[PodFacts, str, str | None, bool, int]],
-) -> list[tuple[PodFacts, str, str | None, bool, int]]:
+def _sort(inp: Inputs, pod: Obj, out: _Sorted) -> None:
+    meta, spec = pod["metadata"], pod.get("spec") or {}
+    if (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed"):
+        return  # a finished pod holds nothing
+    key = f"{meta.get('namespace')}/{meta['name']}"
+    labels = meta.get("labels") or {}
+    if labels.get(RESERVATION_LABEL) == "true" and meta.get("namespace") == inp.namespace:
+        out.reservations[key] = pod
+        return
+    flight = inp.in_flight.get(key)
+    node = spec.get("nodeName") or (flight.node if flight else None)
+    if spec.get("schedulerName") != inp.scheduler_name:
+        if node:
+            _add_foreign(out.foreign, node, pod)
+        return
+    terminating = bool(meta.get("deletionTimestamp"))
+    if node:
+        where = (meta.get("annotations") or {}).get(RESERVATION_NOTE) or (
+            flight.reservation if flight else None
+        )
+        started = seconds((pod.get("status") or {}).get("startTime")) or seconds(
+            meta.get("creationTimestamp")
+        )
+        out.running.append((inp.facts(pod), node, where, terminating, started))
+    elif not terminating:
+        out.pending.append(inp.facts(pod))
+        out.uids[key] = str(meta.get("uid", ""))
+
+
+def _group_mig(running: list[Held]) -> list[Held]:
     """MIG pods have no reservation: give each a GPU group of its node so that the slices
     the device plugin handed out fill the core's GPUs one by one (sharing.pack_slices)."""
     groups = sharing.pack_slices([
@@ -140,7 +152,7 @@ def _add_foreign(foreign: dict[str, list[int]], node: str, pod: Obj) -> None:
 
 
 def _number_shared(
-    running: list[tuple[PodFacts, str, str | None, bool, int]],
+    running: list[Held],
     reservations: Mapping[str, Obj],
     foreign: dict[str, list[int]],
 ) -> tuple[dict[str, tuple[str, int]], dict[str, int], dict[str, int]]:
@@ -169,7 +181,7 @@ def _number_shared(
 
 def _assign(
     nodes: list[Node],
-    running: list[tuple[PodFacts, str, str | None, bool, int]],
+    running: list[Held],
     shared: Mapping[str, tuple[str, int]],
     first_whole: Mapping[str, int],
 ) -> dict[str, PodAssignment]:
@@ -208,7 +220,7 @@ def _assign(
 
 
 def _running(
-    running: list[tuple[PodFacts, str, str | None, bool, int]],
+    running: list[Held],
     assignments: Mapping[str, PodAssignment],
     protected: frozenset[str],
 ) -> tuple[RunningWorkload, ...]:

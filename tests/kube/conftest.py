@@ -7,26 +7,18 @@ quota source is a fixed tree (our own port). Cycles are driven one at a time by 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 import pytest
 
 from fairshare.model import Policy
 from fairshare.quota_tree import QuotaTree
+from scheduler.kube.bench import FixedQuota
 from scheduler.kube.config import loopback_client
 from scheduler.kube.fractional import ReservationSpec
 from scheduler.kube.loopback.server import LoopbackApiServer
 from scheduler.kube.run import LiveScheduler, RunConfig
 from tests.builders import project, tree
 from tests.kube.builders import node_obj, ns_obj
-
-
-@dataclass
-class StaticQuota:
-    tree: QuotaTree
-
-    def quota_tree(self) -> QuotaTree:
-        return self.tree
 
 
 @pytest.fixture
@@ -65,7 +57,7 @@ def scheduler(apiserver: LoopbackApiServer) -> Iterator[Factory]:
         }
         live = LiveScheduler(
             loopback_client(apiserver.url),
-            StaticQuota(quota or tree(project("team-a", 8), project("team-b", 8))),
+            FixedQuota(quota or tree(project("team-a", 8), project("team-b", 8))),
             policy or Policy(),
             RunConfig(**settings),  # type: ignore[arg-type]
         )

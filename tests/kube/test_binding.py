@@ -122,3 +122,20 @@ def test_other_schedulers_pods_and_terminating_pods_keep_their_gpus(
     eventually(lambda: "team-a/old" not in live.cache.pods.items)
     report = live.cycle()
     assert report is not None and [b.assignment.pod for b in report.plan.bindings] == ["team-a/new"]
+
+
+def test_a_pod_recreated_under_the_same_name_is_not_bound_by_an_old_decision(
+    apiserver: LoopbackApiServer, scheduler: Factory
+) -> None:
+    live = scheduler(nodes=1)
+    apiserver.put("/pods", pod_obj("p"), "team-a")
+    eventually(lambda: live.cache.pods.items)
+    state = live.cache.cluster_state()
+    apiserver.store.delete("/pods", "team-a", "p")
+    new_uid = apiserver.put("/pods", pod_obj("p"), "team-a")["metadata"]["uid"]
+    eventually(lambda: live.cache.pod("team-a/p")["metadata"]["uid"] == new_uid)
+    live.cache.cluster_state = lambda: state  # type: ignore[method-assign]  # the old pod's view
+    live.cycle()
+    live.executor.drain()
+    assert bound_node(apiserver, "team-a/p") is None, "the binding named the old pod's uid"
+    assert live.metrics.counters["bind_failures"]._value.get() == 1

@@ -3,8 +3,10 @@ UUID, and each fractional pod gets its ConfigMap, owned by it, before it is boun
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
+from scheduler.kube.fractional import ReservationSpec
 from scheduler.kube.loopback.server import LoopbackApiServer
 from scheduler.kube.state import RESERVATION_LABEL
 from tests.kube.builders import eventually, pod_obj
@@ -97,7 +99,8 @@ def test_a_second_fraction_shares_the_gpu_and_an_unused_reservation_is_deleted(
 def test_a_reservation_that_never_reports_a_uuid_is_deleted_and_tried_again(
     apiserver: LoopbackApiServer, scheduler: Factory
 ) -> None:
-    live = scheduler(nodes=1)  # the fixture waits 2 s for a UUID
+    spec = ReservationSpec(uuid_timeout_seconds=0.5, idle_grace_seconds=0, retry_seconds=0.5)
+    live = scheduler(nodes=1, reservation=spec)
     apiserver.put("/pods", fraction("q", "0.5"), "team-a")
     eventually(lambda: live.cache.pods.items)
     live.cycle()
@@ -106,6 +109,10 @@ def test_a_reservation_that_never_reports_a_uuid_is_deleted_and_tried_again(
     assert apiserver.store.find("/pods", "quotient-system", first) is None
     assert not apiserver.store.find("/pods", "team-a", "q")["spec"].get("nodeName")
     assert apiserver.store.find("/configmaps", "team-a", "q-gpu") is None, "no UUID, no ConfigMap"
+    report = live.cycle()
+    assert report is not None and "reported no UUID" in report.result.failed_bindings["team-a/q"]
+    assert reservations(apiserver) == [], "that node gets no new reservation at once"
+    time.sleep(0.5)
     live.cycle()
     second = report_uuid(apiserver)
     live.executor.drain()

@@ -52,14 +52,20 @@ class Rules:
     # -------------------------------------------------------------------- binding
 
     def bind(self, namespace: str, name: str, body: Obj) -> Obj:
+        """registry/core/pod/storage BindingREST.Create: assign once, answer a Status."""
         if (body.get("metadata") or {}).get("name") != name:
             raise ApiError(400, "BadRequest", "name in the Binding does not match the pod's name")
         target = (body.get("target") or {}).get("name")
         if not target:
             raise ApiError(400, "BadRequest", "Binding.target.name: Required value")
 
+        uid = (body.get("metadata") or {}).get("uid")
+
         def assign(pod: Obj) -> None:
             spec, meta = pod["spec"], pod["metadata"]
+            if uid and uid != meta.get("uid"):
+                raise ApiError(409, "Conflict", f"pod {name}: the UID in the Binding is another "
+                               f"pod's (precondition failed)")  # fmt: skip
             if meta.get("deletionTimestamp"):
                 raise ApiError(409, "Conflict", f"pod {name} is being deleted, cannot be assigned")
             if spec.get("nodeName"):
@@ -82,6 +88,8 @@ class Rules:
     # ------------------------------------------------------------------- eviction
 
     def evict(self, namespace: str, name: str, body: Obj | None = None) -> Obj:
+        """registry/core/pod/storage/eviction.go: a pod that is not running may always go;
+        a running one only while every budget covering it allows a disruption (else 429)."""
         with self.store.lock:
             pod = self.store.get(PODS, namespace, name)
             if _running(pod):
@@ -125,6 +133,8 @@ class Rules:
     # ------------------------------------------------------------------- deletion
 
     def delete_pod(self, namespace: str, name: str) -> Obj:
+        """Graceful deletion (registry/core/pod/strategy.go CheckGracefulDelete): a bound pod
+        gets deletionTimestamp and stays until its grace period ends; an unbound one goes."""
         with self.store.lock:
             pod = self.store.get(PODS, namespace, name)
             if self.grace_seconds <= 0 or not pod["spec"].get("nodeName"):

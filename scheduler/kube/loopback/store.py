@@ -125,6 +125,7 @@ class Store:
             old = self._objects.get(key)
             if old is None:
                 raise not_found(resource, key[2])
+            # A PUT carrying a resourceVersion is a precondition (storage GuaranteedUpdate).
             sent = meta.get("resourceVersion")
             if check_rv and sent and sent != old["metadata"]["resourceVersion"]:
                 # GuaranteedUpdate: a stale write loses, the client must re-read and retry.
@@ -182,6 +183,8 @@ class Store:
     def events_after(self, resource: str, rv: int) -> list[Event]:
         """Events of a resource after `rv`; 410 when `rv` is older than the history kept."""
         with self.lock:
+            # The watch cache (apiserver/pkg/storage/cacher/watch_cache.go) answers a revision
+            # older than its window with "too old resource version", HTTP 410 Gone.
             oldest = self._history[0].rv if self._history else self._rv + 1
             if rv < self._rv and rv < oldest - 1:
                 raise ApiError(410, "Expired", f"too old resource version: {rv} ({oldest - 1})")
