@@ -138,16 +138,13 @@ def run_command(
         float | None, typer.Option(help="Cycle at least this often; default: policy or 10.")
     ] = None,
     reservation_image: Annotated[
-        str, typer.Option(help="Image of GPU reservation pods (runs scheduler.kube.reserve).")
-    ] = "quotient:latest",
-    log_level: Annotated[str, typer.Option(help="debug | info | warning")] = "info",
-    reservation_image: Annotated[
         str,
         typer.Option(
-            envvar="QUOTIENT_RESERVATION_IMAGE",
-            help="Image of the reservation pods that hold shared GPUs: this package's image.",
+            envvar="QUOTIENT_RESERVATION_IMAGE",  # the manifests copy the container's image here
+            help="Image of GPU reservation pods (runs scheduler.kube.reserve).",
         ),
-    ] = ReservationSpec().image,
+    ] = "quotient:latest",
+    log_level: Annotated[str, typer.Option(help="debug | info | warning")] = "info",
 ) -> None:
     """Schedule pods with spec.schedulerName=quotient on a live cluster."""
     if log_level.lower() not in ("debug", "info", "warning", "error"):
