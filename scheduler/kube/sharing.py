@@ -50,6 +50,7 @@ REPLICAS_LABEL = "nvidia.com/gpu.replicas"
 STRATEGY_LABEL = "nvidia.com/gpu.sharing-strategy"
 MIG_STRATEGY_LABEL = "nvidia.com/mig.strategy"
 MIG_CONFIG_LABEL = "nvidia.com/mig.config"
+MIG_CONFIG_STATE_LABEL = "nvidia.com/mig.config.state"
 PRODUCT_LABEL = "nvidia.com/gpu.product"
 MEMORY_LABEL = "nvidia.com/gpu.memory"
 COUNT_LABEL = "nvidia.com/gpu.count"
@@ -110,7 +111,7 @@ def read_node(allocatable: Mapping[str, str], labels: Mapping[str, str]) -> Node
         if name.startswith(MIG_RESOURCE) and (count := _count(value)) > 0
     }
     advertised = _count(allocatable.get(GPU, "0"))
-    if mixed or labels.get(MIG_STRATEGY_LABEL) == "mixed":
+    if mixed:  # GFD labels every node "mixed"; only one advertising slices is a MIG node
         profiles = tuple(_profile(p, n, labels) for p, n in sorted(mixed.items()))
         # Slices of several profiles may share a GPU: never count more GPUs than GFD saw,
         # less the ones left whole (those are not offered: see NodeGpus.taints).
@@ -137,14 +138,16 @@ def node_gpus(allocatable: Mapping[str, str], labels: Mapping[str, str]) -> int:
 
 def single_profile(labels: Mapping[str, str]) -> str | None:
     """The profile of a MIG-single node: from the product (`A100-SXM4-80GB-MIG-1g.10gb`),
-    else from the MIG manager's `all-<profile>` configuration."""
+    else from the MIG manager's `all-<profile>` configuration once it reports success."""
     if labels.get(MIG_STRATEGY_LABEL) != "single":
         return None
     found = _MIG_PRODUCT.search(labels.get(PRODUCT_LABEL, ""))
     if found:
         return found.group(1)
-    config = labels.get(MIG_CONFIG_LABEL, "")
-    return config.removeprefix("all-") if _PROFILE.match(config.removeprefix("all-")) else None
+    if labels.get(MIG_CONFIG_STATE_LABEL) != "success":
+        return None  # a configuration not applied yet: the devices are still whole GPUs
+    config = labels.get(MIG_CONFIG_LABEL, "").removeprefix("all-")
+    return config if _PROFILE.match(config) else None
 
 
 def _profile(name: str, devices: int, labels: Mapping[str, str]) -> MigProfile:

@@ -25,6 +25,27 @@ A100_80 = "NVIDIA-A100-SXM4-80GB"
 NODES = [
     pytest.param(
         {"nvidia.com/gpu": "8"},
+        {"nvidia.com/mig.strategy": "mixed", "nvidia.com/gpu.product": A100_80},
+        Mode.EXCLUSIVE,
+        8,
+        {},
+        id="a node labelled mixed but advertising no slice has whole GPUs",
+    ),
+    pytest.param(
+        {"nvidia.com/gpu": "8"},
+        {
+            "nvidia.com/mig.strategy": "single",
+            "nvidia.com/mig.config": "all-1g.10gb",
+            "nvidia.com/mig.config.state": "pending",
+            "nvidia.com/gpu.product": A100_80,
+        },
+        Mode.EXCLUSIVE,
+        8,
+        {},
+        id="a MIG configuration not applied yet leaves whole GPUs",
+    ),
+    pytest.param(
+        {"nvidia.com/gpu": "8"},
         {"nvidia.com/gpu.product": A100_80},
         Mode.EXCLUSIVE,
         8,
@@ -68,6 +89,7 @@ NODES = [
         {
             "nvidia.com/mig.strategy": "single",
             "nvidia.com/mig.config": "all-3g.40gb",
+            "nvidia.com/mig.config.state": "success",
             "nvidia.com/gpu.product": "NVIDIA-H100-80GB-HBM3-MIG-3g.40gb",
         },
         Mode.MIG_SINGLE,
