@@ -53,7 +53,7 @@ def test_a_leader_that_stops_hands_over_at_once_and_nothing_is_rebound(
     _both_cycle(a, b)
     a.shutdown()  # SIGTERM: the lease is released, not left to expire
     assert _lease_holder(apiserver) is None
-    eventually(b.is_leader, timeout=1.0, what="replica-b to take the released lease")
+    eventually(b.is_leader, timeout=1.4, what="replica-b to take the lease before it expires")
     apiserver.put("/pods", pod_obj("after"), "team-a")
     eventually(lambda: "team-a/after" in b.cache.pods.items)
     _both_cycle(b)
@@ -69,6 +69,6 @@ def test_a_leader_that_vanishes_is_replaced_within_the_lease_duration(
 ) -> None:
     a, b = _pair(scheduler)
     a.stop_event.set()  # its elector stops renewing, as a crashed or partitioned replica
-    eventually(lambda: not a.is_leader(), timeout=1.5, what="the old leader to fence itself")
-    eventually(b.is_leader, timeout=2.5, what="replica-b to take the expired lease")
+    eventually(lambda: not a.is_leader(), timeout=3.0, what="the old leader to fence itself")
+    eventually(b.is_leader, timeout=5.0, what="replica-b to take the expired lease")
     assert _lease_holder(apiserver) == "replica-b"
