@@ -11,6 +11,7 @@ import typer
 
 from api import cli as api_cli
 from quotient import demo_cli, kube_cli
+from scheduler.kube import install_cli
 from simulations import cli as sim_cli
 from simulations.bench import register_bench
 
@@ -28,6 +29,7 @@ def build_app() -> typer.Typer:
     sim_cli.register(app, bench)
     api_cli.register(app, bench)
     kube_cli.register(app, bench)
+    install_cli.register(app)
     register_bench(bench)
     app.add_typer(bench, name="bench")
     return app

@@ -138,7 +138,11 @@ def run_command(
         float | None, typer.Option(help="Cycle at least this often; default: policy or 10.")
     ] = None,
     reservation_image: Annotated[
-        str, typer.Option(help="Image of GPU reservation pods (runs scheduler.kube.reserve).")
+        str,
+        typer.Option(
+            envvar="QUOTIENT_RESERVATION_IMAGE",  # the manifests copy the container's image here
+            help="Image of GPU reservation pods (runs scheduler.kube.reserve).",
+        ),
     ] = "quotient:latest",
     log_level: Annotated[str, typer.Option(help="debug | info | warning")] = "info",
 ) -> None:

@@ -27,6 +27,7 @@ from urllib3.exceptions import HTTPError
 
 from fairshare.model import Binding, CyclePlan, Eviction, ReasonCode
 from scheduler.assume import AssumeCache
+from scheduler.kube import sharing
 from scheduler.kube.cache import ClusterCache
 from scheduler.kube.config import done
 from scheduler.kube.events import PodReporter
@@ -244,7 +245,10 @@ class KubeExecutor:
         return None
 
     def _is_fraction(self, b: Binding) -> bool:
-        return b.assignment.gpu_memory_limit_mib is not None and len(b.assignment.gpu_indices) == 1
+        if b.assignment.gpu_memory_limit_mib is None or len(b.assignment.gpu_indices) != 1:
+            return False
+        pod = self.cache.pod(b.assignment.pod)  # MIG slices come from the device plugin
+        return pod is None or not sharing.asks_for_mig(pod)
 
     def _decided_uid(self, b: Binding) -> str:
         """The uid of the pod the decision saw (the cache may already hold a newer one)."""

@@ -22,7 +22,8 @@ from fairshare.model import (
     Workload,
 )
 from fairshare.resources import MILLI_PER_GPU
-from scheduler.kube.translate import GPU, Obj, PodFacts, requests_of, seconds
+from scheduler.kube import sharing
+from scheduler.kube.translate import Obj, PodFacts, requests_of, seconds
 from scheduler.ports import ClusterState
 
 RESERVATION_LABEL = "quotient.io/reservation"
@@ -76,6 +77,7 @@ def build(inp: Inputs) -> tuple[ClusterState, GpuMap]:
     out = _Sorted()
     for pod in inp.pods:
         _sort(inp, pod, out)
+    out.running = _group_mig(out.running)
     shared, users, first_whole = _number_shared(out.running, out.reservations, out.foreign)
     assignments = _assign(inp.nodes, out.running, shared, first_whole)
     held = _running(out.running, assignments, inp.protected)
@@ -125,13 +127,20 @@ def _sort(inp: Inputs, pod: Obj, out: _Sorted) -> None:
         out.uids[key] = str(meta.get("uid", ""))
 
 
+def _group_mig(running: list[Held]) -> list[Held]:
+    """MIG pods have no reservation: give each a GPU group of its node so that the slices
+    the device plugin handed out fill the core's GPUs one by one (sharing.pack_slices)."""
+    groups = sharing.pack_slices([
+        (f.key, node, f.spec.gpu.fraction_milli)
+        for f, node, where, _, _ in running
+        if where is None and f.spec.gpu.fraction_milli and sharing.is_mig(f.constraints)
+    ])  # fmt: skip
+    return [(f, n, groups.get(f.key, w), t, s) for f, n, w, t, s in running]
+
+
 def _add_foreign(foreign: dict[str, list[int]], node: str, pod: Obj) -> None:
     spec = pod.get("spec") or {}
-    gpus = 0
-    for c in spec.get("containers") or []:
-        limit = ((c.get("resources") or {}).get("limits") or {}).get(GPU)
-        if limit is not None and str(limit).isdigit():
-            gpus += int(limit)
+    gpus = sharing.foreign_gpus(spec)  # whole GPUs, and the GPUs MIG slices occupy
     try:
         cpu, mem = requests_of(spec)
     except ValueError:

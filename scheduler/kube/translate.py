@@ -30,6 +30,7 @@ from fairshare.model import (
     WorkloadType,
 )
 from fairshare.resources import MILLI_PER_GPU, QuantityError, to_milli
+from scheduler.kube import sharing
 
 Obj = dict[str, Any]
 
@@ -69,16 +70,11 @@ def seconds(timestamp: str | None) -> int:
 
 
 def node_gpus(allocatable: Mapping[str, str], labels: Mapping[str, str]) -> int:
-    """Physical GPUs of a node: time-slicing advertises `replicas` per GPU, divided out here.
+    """Physical GPUs of a node, whatever its sharing mode (time-slicing, MPS, MIG).
 
-    The one place GPU counts are read, so sharing modes (MIG, time-slicing) route through it.
+    The one place GPU counts are read: the sharing modes live in sharing.py.
     """
-    advertised = _int_quantity(allocatable.get(GPU, "0"))
-    try:
-        replicas = max(int(labels.get(REPLICAS_LABEL, "1")), 1)
-    except ValueError:
-        replicas = 1
-    return advertised // replicas
+    return sharing.node_gpus(allocatable, labels)
 
 
 def to_node(obj: Obj) -> Node:
@@ -89,18 +85,20 @@ def to_node(obj: Obj) -> Node:
         c.get("type") == "Ready" and c.get("status") == "True"
         for c in status.get("conditions") or []
     )
+    gpus = sharing.read_node(allocatable, labels)
     return Node(
         name=meta["name"],
-        gpu_count=node_gpus(allocatable, labels),
+        gpu_count=gpus.physical,
         gpu_memory_mib=_label_int(labels, MEMORY_LABEL),
         gpu_model=labels.get(PRODUCT_LABEL, ""),
         cpu_milli=_milli_quantity(allocatable.get("cpu", "0")),
         memory_bytes=_int_quantity(allocatable.get("memory", "0")),
-        labels=labels,
+        labels={**labels, **gpus.labels()},  # the MIG profiles it serves, in the core's view
         taints=tuple(
             Taint(t["key"], t.get("value") or "", t.get("effect") or "NoSchedule")
             for t in spec.get("taints") or []
-        ),
+        )
+        + gpus.taints(),  # keeps whole-GPU pods off replicas, non-MIG pods off MIG
         unschedulable=bool(spec.get("unschedulable")) or not ready,
     )
 
@@ -174,6 +172,7 @@ def to_pod(pod: Obj, namespace: Obj | None) -> PodFacts:
         preemptible = _preemptible(labels)
         gang, gang_size = _gang(labels, notes)
         constraints = constraints_of(spec)
+        gpu, constraints = sharing.pod_view(spec, gpu, constraints)  # MIG; shared nodes
         cpu, memory = requests_of(spec)
     except (Invalid, ValueError) as e:  # parse_quantity raises ValueError on "lots"
         problem = str(e)
