@@ -18,10 +18,11 @@ from starlette.concurrency import run_in_threadpool
 from api.auth import READERS, TREE_READERS, TokenStore
 from api.cache import RenderCache
 from api.db import migrate
-from api.db.engine import Database, make_engine
+from api.db.engine import Database, DatabaseUrlError, make_engine
 from api.deps import index_query_parameters, reject_unknown_query
 from api.errors import install_handlers
 from api.fastpath import CachedReads
+from api.guard import Guard, Limits
 from api.metrics import build_registry
 from api.routes import cluster, departments, ops, projects
 from api.settings import Settings
@@ -40,7 +41,7 @@ def create_app(settings: Settings) -> FastAPI:
             "no API tokens: set QUOTIENT_TOKENS or pass --tokens-file with role:token pairs "
             "(roles: admin, viewer, scheduler); nothing may be served without them"
         )
-    db = Database(make_engine(settings.database_url(), pool_size=settings.db_pool_size))
+    db = _database(settings)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -65,7 +66,27 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.registry = build_registry(db)
     app.state.schema_head = migrate.head_revision()
     _add_routes(app, metrics_public=settings.metrics_public)
+    app.add_middleware(Guard, limits=_limits(settings))  # outermost: before any parsing
     return app
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(
+        body_bytes=settings.body_limit_bytes, status_body_bytes=settings.status_body_limit_bytes,
+        write_slots=settings.write_concurrency, write_queue_s=settings.write_queue_timeout_s,
+        deadline_s=settings.request_timeout_s,
+    )
+
+
+def _database(settings: Settings) -> Database:
+    try:
+        engine = make_engine(
+            settings.database_url(), pool_size=settings.db_pool_size,
+            timeouts=settings.db_timeouts(),
+        )
+    except DatabaseUrlError as exc:
+        raise ConfigError(f"database: {exc}") from None
+    return Database(engine, lock_timeout_s=settings.db_lock_timeout_s)
 
 
 def _add_routes(app: FastAPI, *, metrics_public: bool) -> None:

@@ -15,9 +15,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.db.engine import DatabaseBusy
 from api.fields import DNS_LABEL
+
+RETRY_AFTER_S = 2
 
 
 class Issue(BaseModel):
@@ -76,7 +81,10 @@ def error_responses(*codes: int) -> dict[int | str, dict[str, Any]]:
         404: "No such object",
         409: "Conflicts with the current state (name taken, still has children)",
         412: "If-Match does not match the object's current ETag; nothing was changed",
+        413: "The body is larger than this endpoint accepts; nothing was read further",
         422: "Invalid request: each entry names the field and the reason",
+        503: "The database is busy or unreachable, or too many writes are queued; "
+        "retry after Retry-After seconds",
     }
     out: dict[int | str, dict[str, Any]] = {}
     for code in codes:
@@ -124,6 +132,21 @@ def _render(status: int, issues: Sequence[Issue], headers: Mapping[str, str]) ->
     return JSONResponse(body, status_code=status, headers=dict(headers))
 
 
+def unavailable_reason(exc: Exception) -> str:
+    """Why the database could not answer, without echoing its connection details."""
+    text = str(getattr(exc, "orig", exc)).lower()
+    if isinstance(exc, PoolTimeout):
+        return "every database connection of this worker is in use; retry later"
+    if isinstance(exc, DatabaseBusy) or "lock" in text or "canceling statement" in text:
+        return "the database is busy (a lock or statement timeout expired); retry later"
+    return "the database is unreachable; retry later"
+
+
+def unavailable(reason: str) -> JSONResponse:
+    """503 in the documented error shape, with the Retry-After clients back off by."""
+    return _render(503, [Issue(field=None, reason=reason)], {"Retry-After": str(RETRY_AFTER_S)})
+
+
 def install_handlers(app: FastAPI) -> None:
     async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -138,6 +161,11 @@ def install_handlers(app: FastAPI) -> None:
         issue = Issue(field=None, reason=str(exc.detail))
         return _render(exc.status_code, [issue], exc.headers or {})
 
+    async def on_database_down(_: Request, exc: Exception) -> JSONResponse:
+        return unavailable(unavailable_reason(exc))
+
+    for kind in (OperationalError, InterfaceError, PoolTimeout, DatabaseBusy):
+        app.add_exception_handler(kind, on_database_down)
     app.add_exception_handler(ApiError, on_api_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

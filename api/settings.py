@@ -15,6 +15,7 @@ from pydantic import BeforeValidator, Field, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.auth import TokenHash, parse_tokens
+from api.db.engine import DbTimeouts
 
 
 def _tokens_from_env(value: Any) -> Any:
@@ -42,7 +43,26 @@ class Settings(BaseSettings):
     metrics_public: bool = Field(
         default=False, description="Serve /metrics without a token (for simple scrapers)."
     )
-    db_pool_size: int = Field(default=10, ge=1, le=200)
+    db_pool_size: int = Field(
+        default=8, ge=1, le=200,
+        description="Connections per worker process; keep pool x workers < max_connections.",
+    )
+    db_connect_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    db_lock_timeout_s: float = Field(default=3.0, gt=0, le=60)
+    db_statement_timeout_s: float = Field(default=4.0, gt=0, le=600)
+    db_pool_timeout_s: float = Field(default=2.0, gt=0, le=60)
+    request_timeout_s: float = Field(
+        default=4.5, gt=0, le=600,
+        description="A request not answered by then gets 503 (the scheduler waits 5 s).",
+    )
+    body_limit_bytes: int = Field(default=64 * 1024, ge=1024, le=2**30)
+    status_body_limit_bytes: int = Field(
+        default=16 * 2**20, ge=1024, le=2**31, description="For PUT /api/v1/status only."
+    )
+    write_concurrency: int = Field(
+        default=4, ge=1, le=200, description="Writes in flight per worker; more queue."
+    )
+    write_queue_timeout_s: float = Field(default=3.0, gt=0, le=60)
 
     @model_validator(mode="after")
     def _merge_tokens_file(self) -> Settings:
@@ -56,6 +76,12 @@ class Settings(BaseSettings):
         # frozen model: bypass the setter once, during validation, to merge both sources.
         object.__setattr__(self, "tokens", (*self.tokens, *from_file))
         return self
+
+    def db_timeouts(self) -> DbTimeouts:
+        return DbTimeouts(
+            connect_s=self.db_connect_timeout_s, lock_s=self.db_lock_timeout_s,
+            statement_s=self.db_statement_timeout_s, pool_s=self.db_pool_timeout_s,
+        )
 
     def database_url(self) -> str:
         """The URL to connect to; the SQLite default lives under data_dir."""
