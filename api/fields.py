@@ -63,12 +63,33 @@ WholeNumber = Annotated[int, BeforeValidator(_whole)]
 """An integer as JSON Schema means it: 3 and 3.0, but not true, "3" or 3.5."""
 
 
+GPU_TEXT_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,3})?$"
+_GPU_TEXT = re.compile(r"[0-9]{1,7}(\.[0-9]{1,3})?", re.ASCII)
+
+
+def _shown(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else f"{text[:37]}..."
+
+
 def _milli(value: Any, info: ValidationInfo) -> int:
+    """Checked by shape and range before any arithmetic: a 45-byte "1e999990" must not
+    become a million-digit number, nor "1_000" or "١" a quota."""
     field = info.field_name or "gpus"
+    if isinstance(value, str) and _GPU_TEXT.fullmatch(value) is None:
+        raise PydanticCustomError(
+            "quantity",
+            "must be a decimal like 4 or 0.5 (digits 0-9 only, at most 3 decimals; no sign, "
+            f"exponent, '_' or spaces), got {_shown(value)}",
+        )
+    if isinstance(value, int | float) and not isinstance(value, bool) and value > MAX_GPUS:
+        raise PydanticCustomError("quantity", f"must be at most {MAX_GPUS}, got {_shown(value)}")
     try:
         milli = to_milli(value, field)
     except QuantityError as exc:
         raise PydanticCustomError("quantity", exc.reason) from None
+    except ArithmeticError:
+        raise PydanticCustomError("quantity", f"is not a usable number: {_shown(value)}") from None
     if milli > MAX_MILLI:
         raise PydanticCustomError("quantity", f"must be at most {MAX_GPUS}, got {value}")
     return milli
@@ -76,8 +97,8 @@ def _milli(value: Any, info: ValidationInfo) -> int:
 
 _DECIMAL_IN = {
     "anyOf": [
-        {"type": "number", "minimum": 0, "maximum": MAX_GPUS},
-        {"type": "string", "pattern": r"^[0-9]{1,7}(\.[0-9]{1,3})?$"},
+        {"type": "number", "minimum": 0, "maximum": MAX_GPUS, "multipleOf": 0.001},
+        {"type": "string", "pattern": GPU_TEXT_PATTERN},
     ],
     "description": "A decimal with at most 3 decimals, as a number or a string",
 }

@@ -52,11 +52,13 @@ def _schema_revision(db: Database) -> str | None:
 async def readyz(db: Db, request: Request) -> Response:
     # asyncio's own executor, not the request thread pool: a starved pool must not make
     # readiness wait; the check is abandoned (not cancelled) when it is late.
+    # Answered before the request deadline (api.guard) turns it into a generic 503.
+    bound = min(READY_TIMEOUT_S, request.app.state.settings.request_timeout_s * 0.8)
     check = asyncio.get_running_loop().run_in_executor(None, _schema_revision, db)
     try:
-        current = await asyncio.wait_for(check, READY_TIMEOUT_S)
+        current = await asyncio.wait_for(check, bound)
     except TimeoutError:
-        return _unready(f"database did not answer within {READY_TIMEOUT_S:g} s")
+        return _unready(f"database did not answer within {bound:g} s")
     except SQLAlchemyError as exc:
         return _unready(f"database unreachable: {type(exc).__name__}")
     head: str | None = request.app.state.schema_head

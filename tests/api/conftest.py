@@ -84,7 +84,7 @@ def pg_url_for(schema: str) -> str:
     )
 
 
-def _empty_tables(url: str) -> None:
+def empty_tables(url: str) -> None:
     engine = create_engine(url)
     try:
         present = set(inspect(engine).get_table_names())
@@ -116,7 +116,7 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'quotient.db'}"
     url = pg_url_for(request.getfixturevalue("pg_schema"))
-    _empty_tables(url)
+    empty_tables(url)
     return url
 
 
