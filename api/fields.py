@@ -65,6 +65,7 @@ WholeNumber = Annotated[int, BeforeValidator(_whole)]
 
 GPU_TEXT_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,3})?$"
 _GPU_TEXT = re.compile(r"[0-9]{1,7}(\.[0-9]{1,3})?", re.ASCII)
+_PLAIN_DECIMAL = re.compile(r"([0-9]{1,40})(?:\.([0-9]{1,40}))?", re.ASCII)
 
 
 def _shown(value: Any) -> str:
@@ -72,16 +73,24 @@ def _shown(value: Any) -> str:
     return text if len(text) <= 40 else f"{text[:37]}..."
 
 
+def _why_not_gpu_text(value: str) -> str:
+    plain = _PLAIN_DECIMAL.fullmatch(value)
+    if plain is not None and len(plain.group(2) or "") > 3:
+        return f"at most 3 decimals are allowed, got {value}"
+    if plain is not None:  # digits only, at most 81 characters: safe to show as they are
+        return f"must be at most {MAX_GPUS}, got {value}"
+    return (
+        "must be a decimal like 4 or 0.5 (digits 0-9 only, at most 3 decimals; no sign, "
+        f"exponent, '_' or spaces), got {_shown(value)}"
+    )
+
+
 def _milli(value: Any, info: ValidationInfo) -> int:
     """Checked by shape and range before any arithmetic: a 45-byte "1e999990" must not
     become a million-digit number, nor "1_000" or "١" a quota."""
     field = info.field_name or "gpus"
     if isinstance(value, str) and _GPU_TEXT.fullmatch(value) is None:
-        raise PydanticCustomError(
-            "quantity",
-            "must be a decimal like 4 or 0.5 (digits 0-9 only, at most 3 decimals; no sign, "
-            f"exponent, '_' or spaces), got {_shown(value)}",
-        )
+        raise PydanticCustomError("quantity", _why_not_gpu_text(value))
     if isinstance(value, int | float) and not isinstance(value, bool) and value > MAX_GPUS:
         raise PydanticCustomError("quantity", f"must be at most {MAX_GPUS}, got {_shown(value)}")
     try:
