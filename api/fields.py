@@ -74,13 +74,17 @@ def _shown(value: Any) -> str:
 
 
 def _why_not_gpu_text(value: str) -> str:
+    if value.startswith("-") and _PLAIN_DECIMAL.fullmatch(value[1:]):
+        return f"must not be negative, got {value}"
     plain = _PLAIN_DECIMAL.fullmatch(value)
     if plain is not None and len(plain.group(2) or "") > 3:
         return f"at most 3 decimals are allowed, got {value}"
     if plain is not None:  # digits only, at most 81 characters: safe to show as they are
         return f"must be at most {MAX_GPUS}, got {value}"
+    if value.strip().lstrip("+-").lower() in ("nan", "snan", "inf", "infinity"):
+        return f"must be a finite number, got {_shown(value)}"
     return (
-        "must be a decimal like 4 or 0.5 (digits 0-9 only, at most 3 decimals; no sign, "
+        "must be a number like 4 or 0.5 (digits 0-9 only, at most 3 decimals; no sign, "
         f"exponent, '_' or spaces), got {_shown(value)}"
     )
 

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from api.db.engine import Database
 from api.db.models import DepartmentRow, ProjectRow
@@ -22,9 +24,9 @@ from api.schemas import (
     DepartmentPatch,
     DepartmentWritten,
 )
-from api.store import projects, rules
+from api.store import rules
 from api.store.common import WriteContext, begin_write, check_if_match
-from api.store.render import department_out, department_snapshot
+from api.store.render import department_out, department_snapshot, project_snapshot
 
 KIND = "department"
 _COLUMNS = {
@@ -63,6 +65,7 @@ def create(db: Database, body: DepartmentCreate, actor: str) -> DepartmentWritte
         ctx = begin_write(session, actor)
         rules.ensure_name_free(session, body.name)
         rules.ensure_department(session, body.parent, "parent")
+        rules.check_depth(session, body.name, body.parent)
         rules.check_limit(body.deserved_gpus, body.limit_gpus)
         values = {column: getattr(body, field) for field, column in _COLUMNS.items()}
         row = DepartmentRow(
@@ -89,6 +92,7 @@ def update(
         if "parent" in changes:
             rules.ensure_department(session, changes["parent"], "parent")
             rules.check_no_cycle(session, name, changes["parent"])
+            rules.check_depth(session, name, changes["parent"])
         rules.check_limit(
             changes.get("deserved_milli", row.deserved_milli),
             changes.get("limit_milli", row.limit_milli),
@@ -135,20 +139,44 @@ def _refuse_if_children(ctx: WriteContext, name: str) -> None:
 
 
 def _delete_subtree(ctx: WriteContext, row: DepartmentRow) -> None:
-    """Children first (projects, then sub-departments, depth first), each audited."""
+    """Deepest level first (its projects, then its departments), each object audited.
+    Loops, not recursion, and a few statements per level, so no tree is too deep (or too
+    wide) to delete; the generation lock makes the ORM's row-by-row checks unneeded."""
     session = ctx.session
-    for project in session.scalars(
-        select(ProjectRow).where(ProjectRow.department == row.name).order_by(ProjectRow.name)
-    ).all():
-        projects.delete_row(ctx, project)
-    for child in session.scalars(
-        select(DepartmentRow).where(DepartmentRow.parent == row.name).order_by(DepartmentRow.name)
-    ).all():
-        _delete_subtree(ctx, child)
-    before = department_snapshot(row)
-    session.delete(row)
-    session.flush()
-    ctx.audit(KIND, row.name, "delete", before, None)
+    levels: dict[int, list[str]] = {}
+    for name, level in rules.subtree(rules.parents_of(session), row.name):
+        levels.setdefault(level, []).append(name)
+    everyone = [name for names in levels.values() for name in names]
+    by_department: dict[str | None, list[ProjectRow]] = {}
+    for project in _rows_in(session, ProjectRow, ProjectRow.department, everyone):
+        by_department.setdefault(project.department, []).append(project)
+    departments = {d.name: d for d in _rows_in(session, DepartmentRow, DepartmentRow.name,
+                                               everyone)}
+    connection = session.connection()  # Core statements: no autoflush, no per-row checks
+    for level in sorted(levels, reverse=True):
+        names = sorted(levels[level])
+        doomed = sorted((p for n in names for p in by_department.get(n, [])),
+                        key=lambda p: p.name)
+        for project in doomed:
+            ctx.audit("project", project.name, "delete", project_snapshot(project), None)
+        for name in names:
+            ctx.audit(KIND, name, "delete", department_snapshot(departments[name]), None)
+        for chunk in _chunks([p.name for p in doomed]):
+            connection.execute(sql_delete(ProjectRow).where(ProjectRow.name.in_(chunk)))
+        for chunk in _chunks(names):
+            connection.execute(sql_delete(DepartmentRow).where(DepartmentRow.name.in_(chunk)))
+    for obj in [*departments.values(), *(p for ps in by_department.values() for p in ps)]:
+        session.expunge(obj)  # gone from the database: the session must not write it back
+
+
+def _rows_in(session: Session, table: Any, column: Any, values: list[str]) -> list[Any]:
+    return [row for chunk in _chunks(values)
+            for row in session.scalars(select(table).where(column.in_(chunk)))]
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    # Well below SQLite's limit on bound parameters per statement.
+    return [values[i:i + size] for i in range(0, len(values), size)]
 
 
 def _changes(row: DepartmentRow, body: DepartmentPatch) -> dict[str, Any]:
