@@ -1,14 +1,19 @@
 """Bearer-token authentication and role checks.
 
-Owns the token format (`role:token` pairs, comma- or line-separated), hashing them on
-sight, and the FastAPI dependencies that answer 401 (no or unknown token) and 403 (known
-token, wrong role). It must not keep a plaintext token, read settings or the environment
-itself, or know which route needs which role beyond the role sets it exports.
+Owns the token format (`[name@]role:token` entries, comma- or line-separated, `#` comment
+lines), refusing weak, malformed or duplicate tokens with a message that never echoes one,
+hashing them on sight, the audit identity of each (`role#name`, or a keyed fingerprint
+`role#1a2b3c4d` that a viewer cannot brute-force without the key), and the FastAPI
+dependencies that answer 401 (no or unknown token) and 403 (known token, wrong role). It
+must not keep a plaintext token, read settings or the environment itself, or know which
+route needs which role beyond the role sets it exports.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -31,7 +36,11 @@ WRITERS = frozenset({Role.ADMIN})
 TREE_READERS = frozenset({Role.ADMIN, Role.VIEWER, Role.SCHEDULER})
 STATUS_WRITERS = frozenset({Role.SCHEDULER})
 ANY_ROLE = frozenset(Role)
-ACTOR_PATTERN = r"^[a-z]+#[0-9a-f]{8}$"  # TokenHash.fingerprint
+ACTOR_PATTERN = r"^[a-z]+#[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # TokenStore actors
+MIN_TOKEN_LENGTH = 16
+MIN_DISTINCT_CHARACTERS = 6
+_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_DEFAULT_AUDIT_KEY = b"quotient-audit"
 
 
 class TokenFormatError(ValueError):
@@ -42,11 +51,8 @@ class TokenFormatError(ValueError):
 class TokenHash:
     role: Role
     digest: str  # sha256 hex of the token
-
-    @property
-    def fingerprint(self) -> str:
-        """Short, non-secret identity used as the audit log's actor."""
-        return f"{self.role.value}#{self.digest[:8]}"
+    name: str | None = None  # the operator's name for it, shown in the audit log
+    where: str = ""  # "FILE line N", to name it in messages
 
 
 def hash_token(token: str) -> str:
@@ -54,20 +60,37 @@ def hash_token(token: str) -> str:
 
 
 def parse_tokens(text: str, *, source: str) -> tuple[TokenHash, ...]:
-    """Parse `role:token` pairs separated by commas or newlines; `#` starts a comment."""
+    """Parse `[name@]role:token` entries separated by commas or newlines; a line whose first
+    character (after spaces) is `#` is a comment. Refuses weak and repeated tokens."""
     out: list[TokenHash] = []
     for lineno, line in enumerate(text.splitlines(), start=1):
-        line = line.split("#", 1)[0]
+        if line.strip().startswith("#"):
+            continue
         for item in (part.strip() for part in line.split(",")):
             if item:
                 out.append(_parse_pair(item, f"{source} line {lineno}"))
+    check_unique(out)
     return tuple(out)
 
 
+def check_unique(hashes: Iterable[TokenHash]) -> None:
+    """The same token twice (even under one role) is a mistake: which role would it get?"""
+    seen: dict[str, TokenHash] = {}
+    for entry in hashes:
+        first = seen.setdefault(entry.digest, entry)
+        if first is not entry:
+            raise TokenFormatError(
+                f"{entry.where}: the same token as {first.where} ({first.role.value}); "
+                "give every role and every client its own token"
+            )
+
+
 def _parse_pair(item: str, where: str) -> TokenHash:
-    role_text, sep, token = item.partition(":")
-    if not sep or not token.strip():
+    label, sep, token = item.partition(":")
+    token = token.strip()
+    if not sep or not token:
         raise TokenFormatError(f"{where}: expected role:token, got an entry without a token")
+    name, _, role_text = label.strip().rpartition("@")
     try:
         role = Role(role_text.strip().lower())
     except ValueError:
@@ -75,10 +98,24 @@ def _parse_pair(item: str, where: str) -> TokenHash:
         raise TokenFormatError(
             f"{where}: unknown role {role_text.strip()!r} (allowed: {allowed})"
         ) from None
-    token = token.strip()
+    if name and _NAME.fullmatch(name) is None:
+        raise TokenFormatError(f"{where}: a token's name must be a DNS label, got {name!r}")
+    _check_token(token, where)
+    return TokenHash(role=role, digest=hash_token(token), name=name or None, where=where)
+
+
+def _check_token(token: str, where: str) -> None:
     if any(ch.isspace() for ch in token):
         raise TokenFormatError(f"{where}: a token must not contain whitespace")
-    return TokenHash(role=role, digest=hash_token(token))
+    if "#" in token:
+        raise TokenFormatError(
+            f"{where}: a token must not contain '#' (comments go on lines of their own)"
+        )
+    if len(token) < MIN_TOKEN_LENGTH or len(set(token)) < MIN_DISTINCT_CHARACTERS:
+        raise TokenFormatError(
+            f"{where}: the token is too weak ({len(token)} characters); use at least "
+            f"{MIN_TOKEN_LENGTH} random ones, e.g. from `openssl rand -hex 16`"
+        )
 
 
 @dataclass(frozen=True)
@@ -92,15 +129,26 @@ class Principal:
 class TokenStore:
     """Token hashes -> roles. Lookups hash the presented token; nothing else is kept."""
 
-    def __init__(self, hashes: Iterable[TokenHash]) -> None:
-        self._by_digest = {h.digest: h for h in hashes}
+    def __init__(self, hashes: Iterable[TokenHash], *, audit_key: bytes | None = None) -> None:
+        entries = list(hashes)
+        check_unique(entries)  # across sources: the environment and the tokens file
+        key = audit_key or _DEFAULT_AUDIT_KEY
+        self._by_digest = {h.digest: (h.role, _actor(h, key)) for h in entries}
 
     def __len__(self) -> int:
         return len(self._by_digest)
 
     def principal(self, token: str) -> Principal | None:
         found = self._by_digest.get(hash_token(token))
-        return None if found is None else Principal(role=found.role, actor=found.fingerprint)
+        return None if found is None else Principal(role=found[0], actor=found[1])
+
+
+def _actor(entry: TokenHash, key: bytes) -> str:
+    """The audit log's name for a token: its given name, or a keyed fingerprint."""
+    if entry.name is not None:
+        return f"{entry.role.value}#{entry.name}"
+    mac = hmac.new(key, entry.digest.encode("ascii"), hashlib.sha256).hexdigest()
+    return f"{entry.role.value}#{mac[:8]}"
 
 
 _bearer = HTTPBearer(auto_error=False, description="role:token pairs given to `quotient serve`")

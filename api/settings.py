@@ -8,10 +8,11 @@ plaintext token outlives parsing. It must not open the database or build the app
 
 from __future__ import annotations
 
+import stat
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, model_validator
+from pydantic import BeforeValidator, Field, PrivateAttr, SecretStr, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from api.auth import TokenHash, parse_tokens
@@ -39,6 +40,11 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     tokens: Annotated[tuple[TokenHash, ...], NoDecode, BeforeValidator(_tokens_from_env)] = ()
     tokens_file: Path | None = None
+    audit_key: SecretStr | None = Field(
+        default=None,
+        description="Secret that keys the audit log's token fingerprints (name tokens, or "
+        "set this, so a viewer cannot test guesses against them).",
+    )
     migrate_on_start: bool = True
     metrics_public: bool = Field(
         default=False, description="Serve /metrics without a token (for simple scrapers)."
@@ -64,18 +70,35 @@ class Settings(BaseSettings):
     )
     write_queue_timeout_s: float = Field(default=3.0, gt=0, le=60)
 
+    _given_tokens: int = PrivateAttr(default=0)  # how many came from the environment
+
     @model_validator(mode="after")
     def _merge_tokens_file(self) -> Settings:
-        if self.tokens_file is None:
-            return self
-        try:
-            text = self.tokens_file.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ValueError(f"tokens_file {self.tokens_file}: cannot read it: {exc}") from None
-        from_file = parse_tokens(text, source=str(self.tokens_file))
+        self._given_tokens = len(self.tokens)
         # frozen model: bypass the setter once, during validation, to merge both sources.
-        object.__setattr__(self, "tokens", (*self.tokens, *from_file))
+        object.__setattr__(self, "tokens", (*self.tokens, *self.read_tokens_file()))
         return self
+
+    def read_tokens_file(self) -> tuple[TokenHash, ...]:
+        """The tokens file's entries, read now (at start-up, and again on SIGHUP)."""
+        path = self.tokens_file
+        if path is None:
+            return ()
+        try:
+            mode = path.stat().st_mode
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ValueError(f"tokens_file {path}: cannot read it: {exc}") from None
+        if mode & stat.S_IWOTH:
+            raise ValueError(
+                f"tokens_file {path}: anyone may write it (mode {stat.filemode(mode)}), so "
+                f"anyone could make themselves admin; run chmod o-w {path}"
+            )
+        return parse_tokens(text, source=str(path))
+
+    def reread_tokens(self) -> tuple[TokenHash, ...]:
+        """The environment's tokens as read at start-up, and the tokens file's as now."""
+        return (*self.tokens[: self._given_tokens], *self.read_tokens_file())
 
     def db_timeouts(self) -> DbTimeouts:
         return DbTimeouts(

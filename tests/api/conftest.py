@@ -35,7 +35,11 @@ from api.settings import Settings  # noqa: E402
 PG_URL = os.environ.get(
     "QUOTIENT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-TOKENS = {"admin": "admin-secret", "viewer": "viewer-secret", "scheduler": "sched-secret"}
+TOKENS = {
+    "admin": "admin-secret-0123456789",
+    "viewer": "viewer-secret-0123456789",
+    "scheduler": "sched-secret-0123456789",
+}
 TOKENS_ENV = ",".join(f"{role}:{token}" for role, token in TOKENS.items())
 DATA_TABLES = ("audit_log", "projects", "departments")
 
