@@ -21,7 +21,7 @@ from simulations.loader import load_scenario
 from simulations.report import is_long, print_summary, progress_bar, write_report
 from simulations.result import dumps, write_json
 from simulations.runner import simulate
-from simulations.scenario import ScenarioError
+from simulations.scenario import Problem, ScenarioError
 
 EXIT_EXPECTATION_FAILED = 1
 EXIT_BAD_SCENARIO = 2
@@ -71,12 +71,15 @@ def simulate_command(
 ) -> None:
     """Replay a scenario through the scheduler's own loop on a virtual clock; no cluster needed."""
     _check_outputs(json_file, report_dir)
+    advice: list[Problem] = []
     try:
-        sim = load_scenario(scenario)
+        sim = load_scenario(scenario, advice)
     except ScenarioError as e:
         typer.echo(f"invalid scenario ({len(e.problems)} problem(s)):", err=True)
         typer.echo(str(e), err=True)
         raise typer.Exit(EXIT_BAD_SCENARIO) from None
+    for problem in advice:
+        typer.echo(f"warning: {scenario}: {problem.entry}: {problem.reason}", err=True)
     err = Console(stderr=True)
     out = err if json_file == STDOUT else Console()  # stdout is then the JSON alone
     long_run = is_long(sim.until, sim.cycle_seconds, len(sim.workloads))
