@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 import typer
 from pydantic import ValidationError
 
+from api import cli_views
 from api.cli_resources import departments_group, projects_group
 
 if TYPE_CHECKING:
@@ -62,6 +63,9 @@ def serve(
     ] = None,
     tls_cert: Annotated[Path | None, typer.Option(help="PEM certificate: serve HTTPS")] = None,
     tls_key: Annotated[Path | None, typer.Option(help="PEM private key of --tls-cert")] = None,
+    workers: Annotated[
+        int, typer.Option(min=1, help="Processes; keep workers x pool size < max_connections")
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
     access_log: Annotated[bool, typer.Option(help="Log every request")] = True,
 ) -> None:
@@ -80,16 +84,35 @@ def serve(
         _fail(str(exc))
     if settings.migrate_on_start:
         _migrate_before_serving(app.state.db.engine, settings.database_url())
-    freeze_startup_objects()
     if tls is None and settings.host not in ("127.0.0.1", "localhost", "::1"):
         typer.echo(
             f"warning: serving plain HTTP on {settings.host}: tokens cross the network in "
             "clear text; pass --tls-cert and --tls-key (or terminate TLS in front)", err=True,
         )
-    uvicorn.run(
-        app, host=settings.host, port=settings.port, log_level=log_level, access_log=access_log,
-        ssl_certfile=tls[0] if tls else None, ssl_keyfile=tls[1] if tls else None,
-    )
+    options: dict[str, Any] = {
+        "host": settings.host, "port": settings.port, "log_level": log_level,
+        "access_log": access_log, "ssl_certfile": tls[0] if tls else None,
+        "ssl_keyfile": tls[1] if tls else None,
+    }
+    if workers == 1:
+        freeze_startup_objects()
+        uvicorn.run(app, **options)
+        return
+    app.state.db.dispose()  # each worker builds its own app, from the flags passed on below
+    _pass_to_workers(db=settings.database_url(), data_dir=data_dir, tokens_file=tokens_file)
+    uvicorn.run("api.app:create_app_from_env", factory=True, workers=workers, **options)
+
+
+def _pass_to_workers(**flags: Any) -> None:
+    # Workers read QUOTIENT_*; the tables exist already, so they need not migrate.
+    import os
+
+    names = {"db": "QUOTIENT_DB_URL", "data_dir": "QUOTIENT_DATA_DIR",
+             "tokens_file": "QUOTIENT_TOKENS_FILE"}
+    for flag, value in flags.items():
+        if value is not None:
+            os.environ[names[flag]] = str(value)
+    os.environ["QUOTIENT_MIGRATE_ON_START"] = "false"
 
 
 def _tls_files(cert: Path | None, key: Path | None) -> tuple[str, str] | None:
@@ -239,4 +262,5 @@ def register(app: typer.Typer, bench: typer.Typer) -> None:
     app.add_typer(_db_group(), name="db")
     app.add_typer(projects_group(), name="projects")
     app.add_typer(departments_group(), name="departments")
+    cli_views.register(app)
     bench.command("api")(bench_api)
