@@ -8,6 +8,7 @@ decide what is valid (schemas and the store do) nor touch the database.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -147,6 +148,15 @@ def unavailable(reason: str) -> JSONResponse:
     return _render(503, [Issue(field=None, reason=reason)], {"Retry-After": str(RETRY_AFTER_S)})
 
 
+def _allowed_methods(request: Request) -> str:
+    """Every documented method of the path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for template, operations in request.app.openapi()["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), request.url.path):
+            methods |= {m.upper() for m in operations}
+    return ", ".join(sorted(methods))
+
+
 def install_handlers(app: FastAPI) -> None:
     async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
@@ -156,10 +166,13 @@ def install_handlers(app: FastAPI) -> None:
         assert isinstance(exc, RequestValidationError)
         return _render(422, issues_from_validation(exc.errors()), {})
 
-    async def on_http(_: Request, exc: Exception) -> JSONResponse:
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
         issue = Issue(field=None, reason=str(exc.detail))
-        return _render(exc.status_code, [issue], exc.headers or {})
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            headers["Allow"] = _allowed_methods(request)
+        return _render(exc.status_code, [issue], headers)
 
     async def on_database_down(_: Request, exc: Exception) -> JSONResponse:
         return unavailable(unavailable_reason(exc))

@@ -63,6 +63,33 @@ WholeNumber = Annotated[int, BeforeValidator(_whole)]
 """An integer as JSON Schema means it: 3 and 3.0, but not true, "3" or 3.5."""
 
 
+class _Between:
+    """Bounds of a WholeNumber, checked after it and published as JSON Schema's own
+    `minimum`/`maximum` (pydantic prints `ge`/`le` behind a before-validator)."""
+
+    def __init__(self, low: int, high: int) -> None:
+        self.low, self.high = low, high
+
+    def __call__(self, value: int) -> int:
+        if not self.low <= value <= self.high:
+            raise PydanticCustomError(
+                "range", f"must be greater than or equal to {self.low} and at most "
+                f"{self.high}, got {value}",
+            )
+        return value
+
+    def schema(self) -> WithJsonSchema:
+        return WithJsonSchema({"type": "integer", "minimum": self.low, "maximum": self.high})
+
+
+_PRIORITY, _SECONDS = _Between(-INT32_MAX, INT32_MAX), _Between(1, INT32_MAX)
+_COUNT, _CYCLE = _Between(0, 10**9), _Between(0, 2**62)
+Priority = Annotated[int, BeforeValidator(_whole), AfterValidator(_PRIORITY), _PRIORITY.schema()]
+Seconds = Annotated[int, BeforeValidator(_whole), AfterValidator(_SECONDS), _SECONDS.schema()]
+Count = Annotated[int, BeforeValidator(_whole), AfterValidator(_COUNT), _COUNT.schema()]
+CycleTime = Annotated[int, BeforeValidator(_whole), AfterValidator(_CYCLE), _CYCLE.schema()]
+
+
 GPU_TEXT_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,3})?$"
 _GPU_TEXT = re.compile(r"[0-9]{1,7}(\.[0-9]{1,3})?", re.ASCII)
 _PLAIN_DECIMAL = re.compile(r"([0-9]{1,40})(?:\.([0-9]{1,40}))?", re.ASCII)

@@ -15,10 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.errors import Issue
-from api.fields import INT32_MAX, DnsLabel, GpuNumber, MilliFromDecimal, WholeNumber
-
-Priority = Annotated[WholeNumber, Field(ge=-INT32_MAX, le=INT32_MAX)]
-Seconds = Annotated[WholeNumber, Field(ge=1, le=INT32_MAX)]
+from api.fields import DnsLabel, GpuNumber, MilliFromDecimal, Priority, Seconds
 
 
 def _unique(pools: list[str]) -> list[str]:
