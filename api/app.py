@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
 from api.auth import READERS, TREE_READERS, TokenFormatError, TokenHash, TokenStore
@@ -59,7 +60,9 @@ def create_app(settings: Settings) -> FastAPI:
         finally:
             db.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline serves /docs and /redoc from files it ships: no CDN, so the docs
+    # also load on a cluster without Internet access.
+    app = FastAPIOffline(
         title="Quotient",
         version=API_VERSION,
         summary="Fair-share GPU quotas: departments, projects, the quota tree, live status.",

@@ -25,7 +25,10 @@ def _unique(pools: list[str]) -> list[str]:
     return pools
 
 
-NodePools = Annotated[list[DnsLabel], Field(max_length=64), AfterValidator(_unique)]
+NodePools = Annotated[
+    list[DnsLabel], Field(max_length=64, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_unique),
+]
 
 
 class _In(BaseModel):
