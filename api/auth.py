@@ -29,17 +29,22 @@ class Role(StrEnum):
     ADMIN = "admin"  # reads everything, writes departments and projects
     VIEWER = "viewer"  # reads everything
     SCHEDULER = "scheduler"  # reads the quota tree, writes the live status
+    # Scoped (Run:ai's subject x role x scope): `department-admin/research:TOKEN`.
+    DEPARTMENT_ADMIN = "department-admin"  # reads all; writes within its department's subtree
+    PROJECT_EDITOR = "project-editor"  # reads all; changes its one project's fields
 
 
-READERS = frozenset({Role.ADMIN, Role.VIEWER})
-WRITERS = frozenset({Role.ADMIN})
-TREE_READERS = frozenset({Role.ADMIN, Role.VIEWER, Role.SCHEDULER})
+SCOPED = frozenset({Role.DEPARTMENT_ADMIN, Role.PROJECT_EDITOR})
+READERS = frozenset({Role.ADMIN, Role.VIEWER, *SCOPED})
+WRITERS = frozenset({Role.ADMIN, *SCOPED})  # the store narrows scoped roles to their scope
+TREE_READERS = frozenset({Role.ADMIN, Role.VIEWER, Role.SCHEDULER, *SCOPED})
 STATUS_WRITERS = frozenset({Role.SCHEDULER})
 ANY_ROLE = frozenset(Role)
-ACTOR_PATTERN = r"^[a-z]+#[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # TokenStore actors
+ACTOR_PATTERN = r"^[a-z-]+#[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"  # TokenStore actors
 MIN_TOKEN_LENGTH = 16
 MIN_DISTINCT_CHARACTERS = 6
 _NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+_TOKEN_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,38}[a-z0-9])?")  # role#name fits 64
 _DEFAULT_AUDIT_KEY = b"quotient-audit"
 
 
@@ -53,6 +58,7 @@ class TokenHash:
     digest: str  # sha256 hex of the token
     name: str | None = None  # the operator's name for it, shown in the audit log
     where: str = ""  # "FILE line N", to name it in messages
+    scope: str | None = None  # the department or project a scoped role is limited to
 
 
 def hash_token(token: str) -> str:
@@ -90,7 +96,8 @@ def _parse_pair(item: str, where: str) -> TokenHash:
     token = token.strip()
     if not sep or not token:
         raise TokenFormatError(f"{where}: expected role:token, got an entry without a token")
-    name, _, role_text = label.strip().rpartition("@")
+    name, _, role_and_scope = label.strip().rpartition("@")
+    role_text, _, scope = role_and_scope.partition("/")
     try:
         role = Role(role_text.strip().lower())
     except ValueError:
@@ -98,10 +105,24 @@ def _parse_pair(item: str, where: str) -> TokenHash:
         raise TokenFormatError(
             f"{where}: unknown role {role_text.strip()!r} (allowed: {allowed})"
         ) from None
-    if name and _NAME.fullmatch(name) is None:
-        raise TokenFormatError(f"{where}: a token's name must be a DNS label, got {name!r}")
+    if name and _TOKEN_NAME.fullmatch(name) is None:
+        raise TokenFormatError(
+            f"{where}: a token's name must be a DNS label of at most 40 characters, "
+            f"got {name!r}"
+        )
+    _check_scope(role, scope.strip(), where)
     _check_token(token, where)
-    return TokenHash(role=role, digest=hash_token(token), name=name or None, where=where)
+    return TokenHash(role=role, digest=hash_token(token), name=name or None, where=where,
+                     scope=scope.strip() or None)
+
+
+def _check_scope(role: Role, scope: str, where: str) -> None:
+    if role in SCOPED and _NAME.fullmatch(scope) is None:
+        raise TokenFormatError(
+            f"{where}: role {role.value} needs a scope, e.g. {role.value}/research:TOKEN"
+        )
+    if role not in SCOPED and scope:
+        raise TokenFormatError(f"{where}: role {role.value} is not scoped; drop /{scope}")
 
 
 def _check_token(token: str, where: str) -> None:
@@ -120,10 +141,11 @@ def _check_token(token: str, where: str) -> None:
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: their role and a fingerprint for the audit log."""
+    """Who is calling: their role, its scope if any, and their name in the audit log."""
 
     role: Role
     actor: str
+    scope: str | None = None
 
 
 class TokenStore:
@@ -133,14 +155,15 @@ class TokenStore:
         entries = list(hashes)
         check_unique(entries)  # across sources: the environment and the tokens file
         key = audit_key or _DEFAULT_AUDIT_KEY
-        self._by_digest = {h.digest: (h.role, _actor(h, key)) for h in entries}
+        self._by_digest = {
+            h.digest: Principal(role=h.role, actor=_actor(h, key), scope=h.scope) for h in entries
+        }
 
     def __len__(self) -> int:
         return len(self._by_digest)
 
     def principal(self, token: str) -> Principal | None:
-        found = self._by_digest.get(hash_token(token))
-        return None if found is None else Principal(role=found[0], actor=found[1])
+        return self._by_digest.get(hash_token(token))
 
 
 def _actor(entry: TokenHash, key: bytes) -> str:
@@ -171,6 +194,7 @@ def require(roles: frozenset[Role]) -> Callable[..., Coroutine[Any, Any, Princip
         principal = store.principal(credentials.credentials)
         if principal is None:
             raise ApiError(401, "the bearer token is not valid", field="Authorization")
+        request.state.principal = principal  # for the audit entry of a refused write
         if principal.role not in roles:
             allowed = " or ".join(sorted(r.value for r in roles))
             raise ApiError(

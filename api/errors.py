@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.db.engine import DatabaseBusy
@@ -157,9 +158,34 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(sorted(methods))
 
 
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+_KINDS = {"projects": "project", "departments": "department", "status": "status"}
+
+
+def _audit_denied(request: Request, exc: ApiError) -> None:
+    """A refused write by a known principal goes into the audit log, with where it came
+    from and the request id its caller saw (401s are not: anyone could fill the log)."""
+    from api.store import audit  # here: the store imports this module
+
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        return
+    parts = request.url.path.removeprefix("/api/v1/").split("/")
+    detail = {
+        "status": exc.status, "reason": exc.issues[0].reason, "method": request.method,
+        "path": request.url.path, "source": request.client.host if request.client else None,
+        "request_id": getattr(request.state, "request_id", None),
+    }
+    name = parts[1] if len(parts) > 1 else "-"
+    audit.record_denied(request.app.state.db, principal.actor, _KINDS.get(parts[0], "other"),
+                        name, detail)
+
+
 def install_handlers(app: FastAPI) -> None:
-    async def on_api_error(_: Request, exc: Exception) -> JSONResponse:
+    async def on_api_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, ApiError)
+        if exc.status == 403 and request.method in _WRITES:
+            await run_in_threadpool(_audit_denied, request, exc)
         return _render(exc.status, exc.issues, exc.headers)
 
     async def on_validation(_: Request, exc: Exception) -> JSONResponse:

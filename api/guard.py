@@ -11,13 +11,15 @@ Owns four bounds, enforced before FastAPI parses anything:
   (no thread held) and get 503 with Retry-After when they waited too long;
 - a request not answered within the deadline gets 503 with Retry-After (a database that
   hangs must not hang its clients); the late answer is dropped.
-It must not know roles beyond "a valid token", render domain errors, or touch the database.
+Every answer also carries an X-Request-Id (the caller's, if sane). It must not know roles
+beyond "a valid token", render domain errors, or touch the database.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -66,7 +68,9 @@ class Guard:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-        elif scope["method"] not in WRITE_METHODS:
+            return
+        send = _with_request_id(scope, send)
+        if scope["method"] not in WRITE_METHODS:
             await self._within_deadline(scope, receive, send)
         else:
             await self._write(scope, receive, send)
@@ -178,6 +182,23 @@ class Guard:
                 raise  # a late failure after our 503 is nobody's business but the log's
         finally:
             timer.cancel()
+
+
+def _with_request_id(scope: Scope, send: Send) -> Send:
+    """Every answer names its request (the caller's X-Request-Id if sane, else a new one),
+    so a refusal in the audit log can be matched with what the caller saw."""
+    given = _header(scope, b"x-request-id")
+    ok = given is not None and 0 < len(given) <= 64 and given.isascii() and given.isalnum()
+    request_id = given.decode() if ok and given is not None else uuid.uuid4().hex[:16]
+    scope.setdefault("state", {})["request_id"] = request_id
+    header = (b"x-request-id", request_id.encode())
+
+    async def send_with_id(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), header]}
+        await send(message)
+
+    return send_with_id
 
 
 def _replay(body: bytes, receive: Receive) -> Receive:

@@ -152,10 +152,13 @@ class QuotaTreeOut(BaseModel):
 class AuditEntryOut(BaseModel):
     id: int
     at: datetime
-    actor: str = Field(description="Role and token fingerprint, e.g. admin#1a2b3c4d")
-    kind: str = Field(description="department | project")
+    actor: str = Field(description="Role and token name or fingerprint, e.g. admin#alice")
+    kind: str = Field(description="department | project | status")
     name: str
-    action: str = Field(description="create | update | delete")
+    action: str = Field(
+        description="create | update | delete; report (a status report, summarised); denied "
+        "(a refused write: `after` holds status, reason, method, path, source, request_id)"
+    )
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     generation: int

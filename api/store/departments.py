@@ -14,6 +14,7 @@ from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from api.auth import Principal
 from api.db.engine import Database
 from api.db.models import DepartmentRow, ProjectRow
 from api.errors import ApiError, Issue, not_found, require_label
@@ -24,7 +25,7 @@ from api.schemas import (
     DepartmentPatch,
     DepartmentWritten,
 )
-from api.store import rules
+from api.store import rules, scope
 from api.store.common import WriteContext, begin_write, check_if_match
 from api.store.render import department_out, department_snapshot, project_snapshot
 
@@ -60,9 +61,10 @@ def page(db: Database, *, limit: int, offset: int, parent: str | None = None) ->
         return DepartmentPage(items=items, total=total, limit=limit, offset=offset)
 
 
-def create(db: Database, body: DepartmentCreate, actor: str) -> DepartmentWritten:
+def create(db: Database, body: DepartmentCreate, who: Principal) -> DepartmentWritten:
     with db.write() as session:
-        ctx = begin_write(session, actor)
+        ctx = begin_write(session, who)
+        scope.authorize(ctx, "create", KIND, body.name, body.parent)
         rules.ensure_name_free(session, body.name)
         rules.ensure_department(session, body.parent, "parent")
         rules.check_depth(session, body.name, body.parent)
@@ -79,16 +81,17 @@ def create(db: Database, body: DepartmentCreate, actor: str) -> DepartmentWritte
 
 
 def update(
-    db: Database, name: str, body: DepartmentPatch, actor: str, if_match: str | None
+    db: Database, name: str, body: DepartmentPatch, who: Principal, if_match: str | None
 ) -> DepartmentWritten:
     require_label(KIND, name)
     with db.write() as session:
-        ctx = begin_write(session, actor)
+        ctx = begin_write(session, who)
         row = session.get(DepartmentRow, name)
         if row is None:
             raise not_found(KIND, name)
         check_if_match(if_match, row.revision, KIND, name)
         changes = _changes(row, body)
+        scope.authorize(ctx, "update", KIND, name, row.parent, changes.get("parent", row.parent))
         if "parent" in changes:
             rules.ensure_department(session, changes["parent"], "parent")
             rules.check_no_cycle(session, name, changes["parent"])
@@ -108,14 +111,15 @@ def update(
         return _finish(ctx, row)
 
 
-def delete(db: Database, name: str, actor: str, if_match: str | None, cascade: bool) -> None:
+def delete(db: Database, name: str, who: Principal, if_match: str | None, cascade: bool) -> None:
     require_label(KIND, name)
     with db.write() as session:
-        ctx = begin_write(session, actor)
+        ctx = begin_write(session, who)
         row = session.get(DepartmentRow, name)
         if row is None:
             raise not_found(KIND, name)
         check_if_match(if_match, row.revision, KIND, name)
+        scope.authorize(ctx, "delete", KIND, name, row.parent)
         if not cascade:
             _refuse_if_children(ctx, name)
         _delete_subtree(ctx, row)
