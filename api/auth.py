@@ -133,9 +133,11 @@ def _check_token(token: str, where: str) -> None:
             f"{where}: a token must not contain '#' (comments go on lines of their own)"
         )
     if len(token) < MIN_TOKEN_LENGTH or len(set(token)) < MIN_DISTINCT_CHARACTERS:
+        weakness = (f"{len(token)} characters" if len(token) < MIN_TOKEN_LENGTH
+                    else f"only {len(set(token))} distinct characters")
         raise TokenFormatError(
-            f"{where}: the token is too weak ({len(token)} characters); use at least "
-            f"{MIN_TOKEN_LENGTH} random ones, e.g. from `openssl rand -hex 16`"
+            f"{where}: the token is too weak ({weakness}); use at least "
+            f"{MIN_TOKEN_LENGTH} random characters, e.g. from `openssl rand -hex 16`"
         )
 
 

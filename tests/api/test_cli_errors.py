@@ -16,7 +16,7 @@ REFUSED_PG = "postgresql+psycopg://postgres@127.0.0.1:1/quotient"
 
 
 def run(*args: str) -> tuple[int, str]:
-    env = {"QUOTIENT_TOKENS": "admin:" + "t" * 20}
+    env = {"QUOTIENT_TOKENS": "admin:cli-errors-0123456789"}
     result = CliRunner().invoke(build_app(), list(args), env=env)
     assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
     return result.exit_code, result.stderr.strip()
