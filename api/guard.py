@@ -11,7 +11,7 @@ Owns four bounds, enforced before FastAPI parses anything:
   (no thread held) and get 503 with Retry-After when they waited too long;
 - a request not answered within the deadline gets 503 with Retry-After (a database that
   hangs must not hang its clients); the late answer is dropped.
-Every answer also carries an X-Request-Id (the caller's, if sane). It must not know roles
+Every write's answer also carries an X-Request-Id (the caller's, if sane). It must not know roles
 beyond "a valid token", render domain errors, or touch the database.
 """
 
@@ -69,11 +69,10 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        send = _with_request_id(scope, send)
         if scope["method"] not in WRITE_METHODS:
             await self._within_deadline(scope, receive, send)
-        else:
-            await self._write(scope, receive, send)
+        else:  # only writes are audited, so only they need an id to be matched by
+            await self._write(scope, receive, _with_request_id(scope, send))
 
     async def _write(self, scope: Scope, receive: Receive, send: Send) -> None:
         if not self._authenticated(scope):
@@ -185,8 +184,8 @@ class Guard:
 
 
 def _with_request_id(scope: Scope, send: Send) -> Send:
-    """Every answer names its request (the caller's X-Request-Id if sane, else a new one),
-    so a refusal in the audit log can be matched with what the caller saw."""
+    """A write's answer names its request (the caller's X-Request-Id if sane, else a new
+    one), so a refusal in the audit log can be matched with what the caller saw."""
     given = _header(scope, b"x-request-id")
     ok = given is not None and 0 < len(given) <= 64 and given.isascii() and given.isalnum()
     request_id = given.decode() if ok and given is not None else uuid.uuid4().hex[:16]
