@@ -8,25 +8,33 @@ object lives on `app.state` of the app it belongs to, so tests can run many apps
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
+import logging
+import signal
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi_offline import FastAPIOffline
 from starlette.concurrency import run_in_threadpool
 
-from api.auth import READERS, TREE_READERS, TokenStore
+from api.auth import READERS, TREE_READERS, TokenFormatError, TokenHash, TokenStore
 from api.cache import RenderCache
 from api.db import migrate
-from api.db.engine import Database, make_engine
+from api.db.engine import Database, DatabaseUrlError, make_engine
 from api.deps import index_query_parameters, reject_unknown_query
 from api.errors import install_handlers
 from api.fastpath import CachedReads
+from api.guard import Guard, Limits
 from api.metrics import build_registry
 from api.routes import cluster, dashboard, departments, ops, projects
 from api.settings import Settings
 
 API_VERSION = "1"
+log = logging.getLogger("quotient.api")
 
 
 class ConfigError(RuntimeError):
@@ -40,18 +48,21 @@ def create_app(settings: Settings) -> FastAPI:
             "no API tokens: set QUOTIENT_TOKENS or pass --tokens-file with role:token pairs "
             "(roles: admin, viewer, scheduler); nothing may be served without them"
         )
-    db = Database(make_engine(settings.database_url(), pool_size=settings.db_pool_size))
+    db = _database(settings)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.migrate_on_start:
             await run_in_threadpool(migrate.upgrade, db.engine)
+        _watch_sighup(app)
         try:
             yield
         finally:
             db.dispose()
 
-    app = FastAPI(
+    # FastAPIOffline serves /docs and /redoc from files it ships: no CDN, so the docs
+    # also load on a cluster without Internet access.
+    app = FastAPIOffline(
         title="Quotient",
         version=API_VERSION,
         summary="Fair-share GPU quotas: departments, projects, the quota tree, live status.",
@@ -60,12 +71,60 @@ def create_app(settings: Settings) -> FastAPI:
     )
     app.state.settings = settings
     app.state.db = db
-    app.state.tokens = TokenStore(settings.tokens)
+    app.state.tokens = _token_store(settings, settings.tokens)
     app.state.cache = RenderCache()
     app.state.registry = build_registry(db)
     app.state.schema_head = migrate.head_revision()
     _add_routes(app, metrics_public=settings.metrics_public)
+    app.add_middleware(Guard, limits=_limits(settings))  # outermost: before any parsing
     return app
+
+
+def _limits(settings: Settings) -> Limits:
+    return Limits(
+        body_bytes=settings.body_limit_bytes, status_body_bytes=settings.status_body_limit_bytes,
+        write_slots=settings.write_concurrency, write_queue_s=settings.write_queue_timeout_s,
+        deadline_s=settings.request_timeout_s,
+    )
+
+
+def _token_store(settings: Settings, hashes: tuple[TokenHash, ...]) -> TokenStore:
+    key = settings.audit_key.get_secret_value().encode() if settings.audit_key else None
+    try:
+        return TokenStore(hashes, audit_key=key)
+    except TokenFormatError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def reload_tokens(app: FastAPI) -> str:
+    """Read the tokens file again (SIGHUP); on any problem keep the tokens in use."""
+    settings: Settings = app.state.settings
+    try:
+        app.state.tokens = _token_store(settings, settings.reread_tokens())
+    except (ValueError, ConfigError) as exc:
+        log.error("tokens not reloaded, the previous ones stay in use: %s", exc)
+        return f"kept the previous tokens: {exc}"
+    log.warning("tokens reloaded: %d in use", len(app.state.tokens))
+    return "reloaded"
+
+
+def _watch_sighup(app: FastAPI) -> None:
+    # Only the main thread may set signal handlers; tests run servers in other threads.
+    if threading.current_thread() is not threading.main_thread():
+        return
+    with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, reload_tokens, app)
+
+
+def _database(settings: Settings) -> Database:
+    try:
+        engine = make_engine(
+            settings.database_url(), pool_size=settings.db_pool_size,
+            timeouts=settings.db_timeouts(),
+        )
+    except DatabaseUrlError as exc:
+        raise ConfigError(f"database: {exc}") from None
+    return Database(engine, lock_timeout_s=settings.db_lock_timeout_s)
 
 
 def _add_routes(app: FastAPI, *, metrics_public: bool) -> None:

@@ -106,8 +106,33 @@ def _delete(
 ) -> None:
     headers = _fields(**{"If-Match": if_match})
     params = {"cascade": "true"} if cascade else None
-    _call(url, token, lambda c: c.call("DELETE", path, headers=headers, params=params))
-    typer.echo(f"deleted {path.rsplit('/', 1)[-1]}")
+    name = path.rsplit("/", 1)[-1]
+    also = _subtree(url, token, name) if cascade else ""
+    try:
+        with ApiClient(url, token) as client:
+            client.call("DELETE", path, headers=headers, params=params)
+    except ApiCallError as exc:
+        # The API names its query parameter; here it is a flag.
+        typer.echo(f"error: {str(exc).replace('with cascade=true', 'with --cascade')}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"deleted {name}{also}")
+
+
+def _subtree(url: str, token: str | None, name: str) -> str:
+    """What a cascade removes besides `name`, read from the quota tree just before."""
+    tree = _call(url, token, lambda c: c.call("GET", "/api/v1/quota-tree"))
+    parent = {d["name"]: d.get("parent") for d in tree["departments"]}
+
+    def under(department: str | None) -> bool:
+        while department is not None and department != name:
+            department = parent.get(department)
+        return department == name
+
+    departments = sorted(d for d in parent if d != name and under(d))
+    projects = sorted(p["name"] for p in tree["projects"] if under(p.get("department")))
+    parts = [f"{kind} {', '.join(items)}" for kind, items in
+             (("departments", departments), ("projects", projects)) if items]
+    return f", and with it {'; '.join(parts)}" if parts else ""
 
 
 def crud_group(

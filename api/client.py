@@ -56,6 +56,19 @@ class ApiClient:
     def __exit__(self, *_: object) -> None:
         self._http.close()
 
+    def _explain(self, response: httpx.Response, path: str) -> str:
+        """The API's message, plus what a person at a terminal would do next."""
+        message = message_of(response)
+        status = response.status_code
+        if status == 401:
+            return f"{message} (pass --token TOKEN or set QUOTIENT_TOKEN)"
+        if (status == 404 and message in ("Not Found", "")) or status in (405, 501):
+            return (
+                f"nothing answers {self.url}{path} ({status} {message or 'Not Found'}); is "
+                f"--url (or QUOTIENT_URL) the API's base URL, e.g. {DEFAULT_URL}?"
+            )
+        return message
+
     def call(
         self, method: str, path: str, *, json: Any = None,
         params: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
@@ -66,7 +79,7 @@ class ApiClient:
         except httpx.HTTPError as exc:
             raise ApiCallError(f"cannot reach the API at {self.url}: {exc}") from None
         if response.status_code >= 400:
-            raise ApiCallError(message_of(response), response.status_code)
+            raise ApiCallError(self._explain(response, path), response.status_code)
         if response.status_code == 204 or not response.content:
             return None
         return response.json()

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.auth import TokenStore
@@ -69,7 +70,10 @@ class CachedReads:
             return None
         db: Database = state.db
         cache: RenderCache = state.cache
-        generation = await tree.generation_async(db)
+        try:
+            generation = await tree.generation_async(db)
+        except SQLAlchemyError:
+            return None  # the route meets the same error and answers it in the API's shape
         body = cache.get(http_key(scope["path"], scope["query_string"], generation))
         if body is None:
             return None

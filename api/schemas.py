@@ -15,10 +15,7 @@ from typing import Annotated, Any
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from api.errors import Issue
-from api.fields import INT32_MAX, DnsLabel, GpuNumber, MilliFromDecimal, WholeNumber
-
-Priority = Annotated[WholeNumber, Field(ge=-INT32_MAX, le=INT32_MAX)]
-Seconds = Annotated[WholeNumber, Field(ge=1, le=INT32_MAX)]
+from api.fields import DnsLabel, GpuNumber, MilliFromDecimal, Priority, Seconds
 
 
 def _unique(pools: list[str]) -> list[str]:
@@ -28,7 +25,10 @@ def _unique(pools: list[str]) -> list[str]:
     return pools
 
 
-NodePools = Annotated[list[DnsLabel], Field(max_length=64), AfterValidator(_unique)]
+NodePools = Annotated[
+    list[DnsLabel], Field(max_length=64, json_schema_extra={"uniqueItems": True}),
+    AfterValidator(_unique),
+]
 
 
 class _In(BaseModel):
@@ -152,10 +152,13 @@ class QuotaTreeOut(BaseModel):
 class AuditEntryOut(BaseModel):
     id: int
     at: datetime
-    actor: str = Field(description="Role and token fingerprint, e.g. admin#1a2b3c4d")
-    kind: str = Field(description="department | project")
+    actor: str = Field(description="Role and token name or fingerprint, e.g. admin#alice")
+    kind: str = Field(description="department | project | status")
     name: str
-    action: str = Field(description="create | update | delete")
+    action: str = Field(
+        description="create | update | delete; report (a status report, summarised); denied "
+        "(a refused write: `after` holds status, reason, method, path, source, request_id)"
+    )
     before: dict[str, Any] | None
     after: dict[str, Any] | None
     generation: int

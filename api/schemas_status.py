@@ -12,7 +12,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.fields import GpuNumber, MilliFromDecimal, WholeNumber
+from api.fields import Count, CycleTime, GpuNumber, MilliFromDecimal
 from api.schemas_dashboard import EvictionIn, NodeIn, WorkloadIn
 
 MAX_ITEMS = 100_000  # bounds a report's size; a cluster has far fewer projects or pods
@@ -28,8 +28,8 @@ class ProjectUsageIn(_In):
     fair_share_gpus: MilliFromDecimal
     allocated_gpus: MilliFromDecimal
     demand_gpus: MilliFromDecimal = 0
-    running: WholeNumber = Field(ge=0, le=10**9, description="Workloads running after it")
-    pending: WholeNumber = Field(ge=0, le=10**9, description="Workloads still pending")
+    running: Count = Field(description="Workloads running after it")
+    pending: Count = Field(description="Workloads still pending")
 
 
 class PendingIn(_In):
@@ -44,7 +44,7 @@ class PendingIn(_In):
 class StatusReportIn(_In):
     """One scheduling cycle's summary, sent by the scheduler (role `scheduler`)."""
 
-    cycle_at: WholeNumber = Field(ge=0, le=2**62, description="Cycle time, scheduler seconds")
+    cycle_at: CycleTime = Field(description="Cycle time, scheduler seconds")
     capacity_gpus: MilliFromDecimal = Field(description="GPUs in the cluster this cycle")
     projects: list[ProjectUsageIn] = Field(max_length=MAX_ITEMS)
     pending: list[PendingIn] = Field(default_factory=list, max_length=MAX_ITEMS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 MILLI_PER_GPU = 1000
+_MAX_DIGITS = 18  # integer digits; far above any quota, far below costly arithmetic
 
 
 class QuantityError(ValueError):
@@ -34,6 +35,9 @@ def to_milli(value: object, field: str, *, allow_negative: bool = False) -> int:
         raise QuantityError(field, f"must be a number, got {value!r}") from None
     if not amount.is_finite():
         raise QuantityError(field, f"must be a finite number, got {value!r}")
+    if amount.adjusted() > _MAX_DIGITS:
+        # Before scaling: "1e999990" would become a million-digit integer (seconds of CPU).
+        raise QuantityError(field, f"is too large, got {value}")
     if amount < 0 and not allow_negative:
         raise QuantityError(field, f"must not be negative, got {value}")
     scaled = amount * MILLI_PER_GPU

@@ -7,6 +7,8 @@ projects, departments and `bench api`.
 
 from __future__ import annotations
 
+from importlib.metadata import version
+
 import typer
 
 from api import cli as api_cli
@@ -23,7 +25,9 @@ def build_app() -> typer.Typer:
         no_args_is_help=True,
         add_completion=False,
         pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # a usage error is one plain "Error: ..." line, not a panel
     )
+    app.callback()(_root)
     bench = typer.Typer(help="Benchmarks that print their figures as JSON.", no_args_is_help=True)
     demo_cli.register(app)
     sim_cli.register(app, bench)
@@ -33,6 +37,20 @@ def build_app() -> typer.Typer:
     register_bench(bench)
     app.add_typer(bench, name="bench")
     return app
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"quotient {version('quotient')}")
+        raise typer.Exit()
+
+
+def _root(
+    _version: bool = typer.Option(
+        False, "--version", callback=_show_version, is_eager=True, help="Print the version."
+    ),
+) -> None:
+    """Quotient: a fair-share GPU scheduler for Kubernetes."""
 
 
 def main() -> None:

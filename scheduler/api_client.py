@@ -66,7 +66,8 @@ class HttpQuotaSource:
             return self._last_good(f"quota API answered {response.status_code}: {response.text}")
         try:
             tree = tree_from_json(response.json())
-        except (ValueError, KeyError, TypeError, QuotaTreeError, QuantityError) as exc:
+        except (ValueError, KeyError, TypeError, QuotaTreeError, QuantityError,
+                RecursionError) as exc:
             return self._last_good(f"quota API sent a tree that does not parse: {exc}")
         self._tree, self._etag = tree, response.headers.get("ETag")
         self.fetches += 1
@@ -116,7 +117,23 @@ def tree_from_json(body: Mapping[str, Any]) -> QuotaTree:
         )
         for p in body["projects"]
     ]
+    _check_depth({d.name: d.parent for d in departments})
     return QuotaTree.build(projects, departments)
+
+
+MAX_TREE_DEPTH = 64  # the API allows 16 levels; deeper would only strain every division
+
+
+def _check_depth(parents: Mapping[str, str | None]) -> None:
+    """A tree deeper than MAX_TREE_DEPTH is refused here, before any walk recurses into it."""
+    for name in parents:
+        depth, current = 0, parents.get(name)
+        while current is not None:
+            depth, current = depth + 1, parents.get(current)
+            if depth >= MAX_TREE_DEPTH:
+                raise QuotaTreeError(
+                    name, f"department is over {MAX_TREE_DEPTH} levels deep (or in a cycle)"
+                )
 
 
 def status_body(at: int, plan: CyclePlan) -> dict[str, Any]:

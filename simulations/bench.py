@@ -14,6 +14,7 @@ import random
 import statistics
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 
 import typer
 
@@ -31,6 +32,14 @@ from fairshare.model import (
 from fairshare.quota_tree import Project, QuotaTree
 
 GIB = 1 << 30
+
+
+class Placement(StrEnum):
+    """The choices of --placement, so a typo is refused before anything runs."""
+
+    BINPACK = "binpack"
+    SPREAD = "spread"
+
 # (whole GPUs, fraction milli, weight): mostly 1-GPU and fractional pods, as in OpenB.
 SHAPES = [
     (1, 0, 40),
@@ -139,21 +148,22 @@ def run_bench(cfg: BenchConfig) -> dict[str, object]:
 def register_bench(bench: typer.Typer) -> None:
     @bench.command("cycle")
     def cycle(
-        nodes: int = typer.Option(1000, help="Nodes of 8 GPUs each."),
-        pending: int = typer.Option(10000, help="Pending pods (one-pod workloads)."),
-        projects: int = typer.Option(50, help="Projects sharing the cluster."),
-        runs: int = typer.Option(5, help="Decisions to time; the median is reported."),
+        nodes: int = typer.Option(1000, min=1, help="Nodes of 8 GPUs each."),
+        pending: int = typer.Option(10000, min=0, help="Pending pods (one-pod workloads)."),
+        projects: int = typer.Option(50, min=1, help="Projects sharing the cluster."),
+        runs: int = typer.Option(5, min=1, help="Decisions to time; the median is reported."),
         seed: int = typer.Option(1, help="Seed of the synthetic workload."),
-        placement: str = typer.Option("binpack", help="binpack | spread"),
+        placement: Placement = typer.Option(Placement.BINPACK, help="How whole GPUs are placed."),
         running: float = typer.Option(
-            0.0,
-            help="Share of GPUs already running (skewed to a fifth of the projects), "
+            0.0, min=0.0, max=1.0,
+            help="Share of GPUs already running, 0 to 1 (skewed to a fifth of the projects), "
             "so the cycle also searches for reclaim victims.",
         ),
         as_json: bool = typer.Option(False, "--json", help="Print JSON only."),
     ) -> None:
         """Time one scheduling decision on a synthetic cluster."""
-        result = run_bench(BenchConfig(nodes, pending, projects, runs, seed, placement, running))
+        cfg = BenchConfig(nodes, pending, projects, runs, seed, placement.value, running)
+        result = run_bench(cfg)
         if as_json:
             typer.echo(json.dumps(result))
         else:

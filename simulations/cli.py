@@ -1,13 +1,16 @@
 """`quotient simulate SCENARIO.yaml [--json FILE] [--report DIR]`.
 
 Owns the simulator's commands and their exit statuses: 2 for a malformed scenario (every
-problem on stderr as "FILE: ENTRY: REASON"; nothing runs), 1 when an `expect:` entry does not
-hold (each failed check on stderr), 0 otherwise. It must not simulate or format results
-itself: loader, runner, result and report do.
+problem on stderr as "FILE: ENTRY: REASON"; nothing runs) or an output that cannot be
+written (checked before the simulation runs, so a long run is never lost to a typo), 1 when
+an `expect:` entry does not hold (each failed check on stderr), 0 otherwise. `--json -`
+writes the document to stdout (the summary then goes to stderr). It must not simulate or
+format results itself: loader, runner, result and report do.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -16,12 +19,41 @@ from rich.console import Console
 
 from simulations.loader import load_scenario
 from simulations.report import is_long, print_summary, progress_bar, write_report
-from simulations.result import write_json
+from simulations.result import dumps, write_json
 from simulations.runner import simulate
-from simulations.scenario import ScenarioError
+from simulations.scenario import Problem, ScenarioError
 
 EXIT_EXPECTATION_FAILED = 1
 EXIT_BAD_SCENARIO = 2
+STDOUT = Path("-")
+
+
+def output_problem(path: Path, *, folder: bool) -> str | None:
+    """Why `path` cannot receive an output file (or, with folder, files), if it cannot."""
+    if path == STDOUT and not folder:
+        return None
+    if folder and path.exists() and not path.is_dir():
+        return f"{path} exists and is not a folder"
+    if not folder and path.is_dir():
+        return f"{path} is a folder; give a file name, e.g. {path / 'result.json'}"
+    target = path if folder and path.is_dir() else path.parent
+    while not target.exists() and target != target.parent:
+        target = target.parent  # the nearest folder that exists is where mkdir starts
+    if not target.is_dir():
+        return f"{target} is not a folder"
+    if not os.access(target, os.W_OK | os.X_OK):
+        return f"{target} is not writable"
+    if not folder and path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is not writable"
+    return None
+
+
+def _check_outputs(json_file: Path | None, report_dir: Path | None) -> None:
+    for option, path, folder in (("--json", json_file, False), ("--report", report_dir, True)):
+        problem = None if path is None else output_problem(path, folder=folder)
+        if problem is not None:
+            typer.echo(f"error: {option}: {problem}", err=True)
+            raise typer.Exit(EXIT_BAD_SCENARIO)
 
 
 def simulate_command(
@@ -41,23 +73,34 @@ def simulate_command(
     ] = None,
 ) -> None:
     """Replay a scenario through the scheduler's own loop on a virtual clock; no cluster needed."""
+    _check_outputs(json_file, report_dir)
+    advice: list[Problem] = []
     try:
-        sim = load_scenario(scenario)
+        sim = load_scenario(scenario, advice)
     except ScenarioError as e:
         typer.echo(f"invalid scenario ({len(e.problems)} problem(s)):", err=True)
         typer.echo(str(e), err=True)
         raise typer.Exit(EXIT_BAD_SCENARIO) from None
-    out, err = Console(), Console(stderr=True)
+    for problem in advice:
+        typer.echo(f"warning: {scenario}: {problem.entry}: {problem.reason}", err=True)
+    err = Console(stderr=True)
+    out = err if json_file == STDOUT else Console()  # stdout is then the JSON alone
     long_run = is_long(sim.until, sim.cycle_seconds, len(sim.workloads))
     with progress_bar(err, long_run, sim.until) as progress:
         result = simulate(sim, progress)
     print_summary(result, out)
-    if json_file is not None:
-        write_json(result, json_file)
-        out.print(f"result: {json_file}", highlight=False)
-    if report_dir is not None:
-        for path in write_report(result, report_dir):
-            out.print(f"report: {path}", highlight=False)
+    try:
+        if json_file == STDOUT:
+            typer.echo(dumps(result))
+        elif json_file is not None:
+            write_json(result, json_file)
+            out.print(f"result: {json_file}", highlight=False)
+        if report_dir is not None:
+            for path in write_report(result, report_dir):
+                out.print(f"report: {path}", highlight=False)
+    except OSError as e:  # checked before the run; a full disk can still refuse
+        typer.echo(f"error: cannot write {e.filename or 'the output'}: {e.strerror}", err=True)
+        raise typer.Exit(EXIT_BAD_SCENARIO) from None
     if not result.passed:
         typer.echo(f"{len(result.failed_checks)} expectation check(s) failed:", err=True)
         for check in result.failed_checks:

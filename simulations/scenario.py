@@ -70,7 +70,45 @@ def _reason(error: ErrorDetails) -> str:
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
         hint = f"did you mean {close[0]!r}?" if close else "allowed: " + ", ".join(allowed)
         return f"unknown field; {hint}"
+    own = _OWN_WORDS.get(kind)
+    if own is not None:
+        return own(error.get("ctx") or {}, error.get("input"))
     return error["msg"].removeprefix("Value error, ")
+
+
+def _entries(n: object) -> str:
+    return f"{n} entry" if n == 1 else f"{n} entries"
+
+
+def _got(value: object) -> str:
+    text = repr(value)
+    return f"got {text}" if len(text) <= 60 else f"got {text[:57]}..."
+
+
+# pydantic's wording ("List should have at least 1 item after validation") in ours.
+_OWN_WORDS: dict[str, typing.Callable[[dict[str, typing.Any], object], str]] = {
+    "too_short": lambda c, v: f"must have at least {_entries(c.get('min_length'))}",
+    "too_long": lambda c, v: f"must have at most {_entries(c.get('max_length'))}",
+    "greater_than_equal": lambda c, v: f"must be at least {c.get('ge')}, {_got(v)}",
+    "greater_than": lambda c, v: f"must be above {c.get('gt')}, {_got(v)}",
+    "less_than_equal": lambda c, v: f"must be at most {c.get('le')}, {_got(v)}",
+    "less_than": lambda c, v: f"must be below {c.get('lt')}, {_got(v)}",
+    "int_parsing": lambda c, v: f"must be a whole number, {_got(v)}",
+    "int_type": lambda c, v: f"must be a whole number, {_got(v)}",
+    "int_from_float": lambda c, v: f"must be a whole number, {_got(v)}",
+    "float_parsing": lambda c, v: f"must be a number, {_got(v)}",
+    "float_type": lambda c, v: f"must be a number, {_got(v)}",
+    "string_type": lambda c, v: f"must be text, {_got(v)}",
+    "bool_parsing": lambda c, v: f"must be true or false, {_got(v)}",
+    "bool_type": lambda c, v: f"must be true or false, {_got(v)}",
+    "literal_error": lambda c, v: f"must be one of {c.get('expected')}, {_got(v)}",
+    "enum": lambda c, v: f"must be one of {c.get('expected')}, {_got(v)}",
+    "list_type": lambda c, v: f"must be a list, {_got(v)}",
+    "tuple_type": lambda c, v: f"must be a list, {_got(v)}",
+    "dict_type": lambda c, v: f"must be a mapping (key: value), {_got(v)}",
+    "model_type": lambda c, v: f"must be a mapping (key: value), {_got(v)}",
+    "model_attributes_type": lambda c, v: f"must be a mapping (key: value), {_got(v)}",
+}
 
 
 def _fields_at(loc: Sequence[str | int]) -> list[str]:

@@ -59,8 +59,8 @@ async def get_quota_tree(
     responses=error_responses(400, 401, 403, 422),
     summary="Report a scheduling cycle's summary (role scheduler)",
 )
-def put_status(report: StatusReportIn, db: Db, _: StatusWriter) -> Response:
-    status.save(db, report)
+def put_status(report: StatusReportIn, db: Db, who: StatusWriter) -> Response:
+    status.save(db, report, who.actor)
     return Response(status_code=204)
 
 
@@ -80,7 +80,7 @@ def get_status(db: Db, _: Reader) -> StatusOut:
 )
 def get_audit(
     db: Db, _: Reader, limit: Limit = 100, offset: Offset = 0,
-    kind: Annotated[Literal["department", "project"] | None, Query()] = None,
+    kind: Annotated[Literal["department", "project", "status"] | None, Query()] = None,
     name: Annotated[str | None, Query(max_length=63, pattern=DNS_LABEL_PATTERN)] = None,
     actor: Annotated[
         str | None, Query(pattern=ACTOR_PATTERN, description="e.g. admin#1a2b3c4d")

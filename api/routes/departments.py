@@ -70,7 +70,7 @@ async def list_departments(
 def create_department(
     body: DepartmentCreate, db: Db, who: Writer, response: Response
 ) -> DepartmentWritten:
-    created = departments.create(db, body, who.actor)
+    created = departments.create(db, body, who)
     response.headers["ETag"] = created.etag
     response.headers["Location"] = f"{router.prefix}/{created.name}"
     return created
@@ -95,7 +95,7 @@ def update_department(
     name: Name, body: DepartmentPatch, db: Db, who: Writer, response: Response,
     if_match: IfMatch = None,
 ) -> DepartmentWritten:
-    updated = departments.update(db, name, body, who.actor, if_match)
+    updated = departments.update(db, name, body, who, if_match)
     response.headers["ETag"] = updated.etag
     return updated
 
@@ -109,5 +109,5 @@ def delete_department(
     cascade: Annotated[bool, Query(description="Also delete its projects and sub-departments")]
     = False,
 ) -> Response:
-    departments.delete(db, name, who.actor, if_match, cascade)
+    departments.delete(db, name, who, if_match, cascade)
     return Response(status_code=204)

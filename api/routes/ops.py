@@ -1,10 +1,14 @@
 """Operational endpoints: liveness, readiness, Prometheus metrics.
 
-Owns /healthz (the process answers), /readyz (the database answers and its schema is at
-the shipped migration head) and /metrics. It must not expose quota data beyond the gauges.
+Owns /healthz (the process answers: async, no database, no thread, so it answers while
+every worker thread waits on the database), /readyz (the database answers within 2 s and
+its schema is at the shipped migration head; 503 otherwise) and /metrics. It must not
+expose quota data beyond the gauges.
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from fastapi.responses import JSONResponse
@@ -15,6 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.auth import ANY_ROLE, require
 from api.db import migrate
+from api.db.engine import Database
 from api.deps import Db
 from api.errors import error_responses
 
@@ -27,19 +32,33 @@ class Health(BaseModel):
 router = APIRouter(tags=["operations"])
 
 
+READY_TIMEOUT_S = 2.0
+
+
 @router.get("/healthz", response_model=Health, summary="Liveness")
-def healthz() -> Health:
+async def healthz() -> Health:
     return Health(status="ok")
+
+
+def _schema_revision(db: Database) -> str | None:
+    with db.engine.connect() as connection:
+        connection.execute(text("SELECT 1"))
+    return migrate.current_revision(db.engine)
 
 
 @router.get(
     "/readyz", response_model=Health, responses={503: {"model": Health}}, summary="Readiness"
 )
-def readyz(db: Db, request: Request) -> Response:
+async def readyz(db: Db, request: Request) -> Response:
+    # asyncio's own executor, not the request thread pool: a starved pool must not make
+    # readiness wait; the check is abandoned (not cancelled) when it is late.
+    # Answered before the request deadline (api.guard) turns it into a generic 503.
+    bound = min(READY_TIMEOUT_S, request.app.state.settings.request_timeout_s * 0.8)
+    check = asyncio.get_running_loop().run_in_executor(None, _schema_revision, db)
     try:
-        with db.engine.connect() as connection:
-            connection.execute(text("SELECT 1"))
-        current = migrate.current_revision(db.engine)
+        current = await asyncio.wait_for(check, bound)
+    except TimeoutError:
+        return _unready(f"database did not answer within {bound:g} s")
     except SQLAlchemyError as exc:
         return _unready(f"database unreachable: {type(exc).__name__}")
     head: str | None = request.app.state.schema_head

@@ -63,7 +63,7 @@ async def list_projects(
     responses=error_responses(400, 401, 403, 409, 422), summary="Create a project",
 )
 def create_project(body: ProjectCreate, db: Db, who: Writer, response: Response) -> ProjectWritten:
-    created = projects.create(db, body, who.actor)
+    created = projects.create(db, body, who)
     response.headers["ETag"] = created.etag
     response.headers["Location"] = f"{router.prefix}/{created.name}"
     return created
@@ -88,7 +88,7 @@ def update_project(
     name: Name, body: ProjectPatch, db: Db, who: Writer, response: Response,
     if_match: IfMatch = None,
 ) -> ProjectWritten:
-    updated = projects.update(db, name, body, who.actor, if_match)
+    updated = projects.update(db, name, body, who, if_match)
     response.headers["ETag"] = updated.etag
     return updated
 
@@ -98,7 +98,7 @@ def update_project(
     summary="Delete a project",
 )
 def delete_project(name: Name, db: Db, who: Writer, if_match: IfMatch = None) -> Response:
-    projects.delete(db, name, who.actor, if_match)
+    projects.delete(db, name, who, if_match)
     return Response(status_code=204)
 
 

@@ -1,17 +1,24 @@
 """Reading the audit log: who changed what, when, with the values before and after.
 
-Owns the audit query (newest first, filtered by kind, name or actor, paged). Entries are
-written only by the store's writes (api.store.common.WriteContext.audit), in the same
-transaction as the change. It must not write or delete entries.
+Owns the audit query (newest first, filtered by kind, name or actor, paged) and the one
+entry written outside a change: a refused write (action `denied`, with the principal, the
+source address and the request id). Changes are audited by the store's writes
+(api.store.common.WriteContext.audit) in their own transaction; status reports by
+api.store.status. It must not change or delete entries.
 """
 
 from __future__ import annotations
 
+import logging
+from typing import Any
+
 from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.db.engine import Database
 from api.db.models import AuditRow
 from api.schemas import AuditEntryOut, AuditPage
+from api.store.common import current_generation, utcnow
 
 
 def page(
@@ -35,3 +42,19 @@ def page(
         ]
         total = session.execute(count).scalar_one()
     return AuditPage(items=items, total=total, limit=limit, offset=offset)
+
+
+log = logging.getLogger("quotient.api")
+
+
+def record_denied(db: Database, actor: str, kind: str, name: str, detail: dict[str, Any]) -> None:
+    """Audit a refused write. Best effort: a database that cannot take it is logged, and
+    the refusal is answered all the same."""
+    try:
+        with db.write() as session:
+            session.add(AuditRow(
+                at=utcnow(), actor=actor, kind=kind, name=name[:63], action="denied",
+                before=None, after=detail, generation=current_generation(session),
+            ))
+    except SQLAlchemyError as exc:
+        log.warning("could not audit a refused write by %s: %s", actor, type(exc).__name__)

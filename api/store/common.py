@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from api.auth import Principal
 from api.db.models import AuditRow, Meta, StatusRow
 from api.errors import ApiError, Issue
 
@@ -65,6 +66,7 @@ class WriteContext:
     generation: int  # the generation this write commits as (current + 1)
     warnings: list[Issue] = field(default_factory=list)
     changed: bool = False
+    who: Principal | None = None  # None for writes the system makes itself
 
     def audit(
         self, kind: str, name: str, action: str,
@@ -87,12 +89,14 @@ class WriteContext:
             self.session.flush()
 
 
-def begin_write(session: Session, actor: str) -> WriteContext:
+def begin_write(session: Session, who: Principal) -> WriteContext:
     """Lock the generation row (PostgreSQL row lock; SQLite already holds its write lock)."""
     generation = session.execute(
         select(Meta.generation).where(Meta.id == 1).with_for_update()
     ).scalar_one()
-    return WriteContext(session=session, actor=actor, at=utcnow(), generation=generation + 1)
+    return WriteContext(
+        session=session, actor=who.actor, at=utcnow(), generation=generation + 1, who=who
+    )
 
 
 def reported_capacity_milli(session: Session) -> int | None:

@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import delete as sql_delete
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+from api.auth import Principal
 from api.db.engine import Database
 from api.db.models import DepartmentRow, ProjectRow
 from api.errors import ApiError, Issue, not_found, require_label
@@ -22,9 +25,9 @@ from api.schemas import (
     DepartmentPatch,
     DepartmentWritten,
 )
-from api.store import projects, rules
+from api.store import rules, scope
 from api.store.common import WriteContext, begin_write, check_if_match
-from api.store.render import department_out, department_snapshot
+from api.store.render import department_out, department_snapshot, project_snapshot
 
 KIND = "department"
 _COLUMNS = {
@@ -58,11 +61,13 @@ def page(db: Database, *, limit: int, offset: int, parent: str | None = None) ->
         return DepartmentPage(items=items, total=total, limit=limit, offset=offset)
 
 
-def create(db: Database, body: DepartmentCreate, actor: str) -> DepartmentWritten:
+def create(db: Database, body: DepartmentCreate, who: Principal) -> DepartmentWritten:
     with db.write() as session:
-        ctx = begin_write(session, actor)
+        ctx = begin_write(session, who)
+        scope.authorize(ctx, "create", KIND, body.name, body.parent)
         rules.ensure_name_free(session, body.name)
         rules.ensure_department(session, body.parent, "parent")
+        rules.check_depth(session, body.name, body.parent)
         rules.check_limit(body.deserved_gpus, body.limit_gpus)
         values = {column: getattr(body, field) for field, column in _COLUMNS.items()}
         row = DepartmentRow(
@@ -76,19 +81,21 @@ def create(db: Database, body: DepartmentCreate, actor: str) -> DepartmentWritte
 
 
 def update(
-    db: Database, name: str, body: DepartmentPatch, actor: str, if_match: str | None
+    db: Database, name: str, body: DepartmentPatch, who: Principal, if_match: str | None
 ) -> DepartmentWritten:
     require_label(KIND, name)
     with db.write() as session:
-        ctx = begin_write(session, actor)
+        ctx = begin_write(session, who)
         row = session.get(DepartmentRow, name)
         if row is None:
             raise not_found(KIND, name)
         check_if_match(if_match, row.revision, KIND, name)
         changes = _changes(row, body)
+        scope.authorize(ctx, "update", KIND, name, row.parent, changes.get("parent", row.parent))
         if "parent" in changes:
             rules.ensure_department(session, changes["parent"], "parent")
             rules.check_no_cycle(session, name, changes["parent"])
+            rules.check_depth(session, name, changes["parent"])
         rules.check_limit(
             changes.get("deserved_milli", row.deserved_milli),
             changes.get("limit_milli", row.limit_milli),
@@ -104,14 +111,15 @@ def update(
         return _finish(ctx, row)
 
 
-def delete(db: Database, name: str, actor: str, if_match: str | None, cascade: bool) -> None:
+def delete(db: Database, name: str, who: Principal, if_match: str | None, cascade: bool) -> None:
     require_label(KIND, name)
     with db.write() as session:
-        ctx = begin_write(session, actor)
+        ctx = begin_write(session, who)
         row = session.get(DepartmentRow, name)
         if row is None:
             raise not_found(KIND, name)
         check_if_match(if_match, row.revision, KIND, name)
+        scope.authorize(ctx, "delete", KIND, name, row.parent)
         if not cascade:
             _refuse_if_children(ctx, name)
         _delete_subtree(ctx, row)
@@ -135,20 +143,44 @@ def _refuse_if_children(ctx: WriteContext, name: str) -> None:
 
 
 def _delete_subtree(ctx: WriteContext, row: DepartmentRow) -> None:
-    """Children first (projects, then sub-departments, depth first), each audited."""
+    """Deepest level first (its projects, then its departments), each object audited.
+    Loops, not recursion, and a few statements per level, so no tree is too deep (or too
+    wide) to delete; the generation lock makes the ORM's row-by-row checks unneeded."""
     session = ctx.session
-    for project in session.scalars(
-        select(ProjectRow).where(ProjectRow.department == row.name).order_by(ProjectRow.name)
-    ).all():
-        projects.delete_row(ctx, project)
-    for child in session.scalars(
-        select(DepartmentRow).where(DepartmentRow.parent == row.name).order_by(DepartmentRow.name)
-    ).all():
-        _delete_subtree(ctx, child)
-    before = department_snapshot(row)
-    session.delete(row)
-    session.flush()
-    ctx.audit(KIND, row.name, "delete", before, None)
+    levels: dict[int, list[str]] = {}
+    for name, level in rules.subtree(rules.parents_of(session), row.name):
+        levels.setdefault(level, []).append(name)
+    everyone = [name for names in levels.values() for name in names]
+    by_department: dict[str | None, list[ProjectRow]] = {}
+    for project in _rows_in(session, ProjectRow, ProjectRow.department, everyone):
+        by_department.setdefault(project.department, []).append(project)
+    departments = {d.name: d for d in _rows_in(session, DepartmentRow, DepartmentRow.name,
+                                               everyone)}
+    connection = session.connection()  # Core statements: no autoflush, no per-row checks
+    for level in sorted(levels, reverse=True):
+        names = sorted(levels[level])
+        doomed = sorted((p for n in names for p in by_department.get(n, [])),
+                        key=lambda p: p.name)
+        for project in doomed:
+            ctx.audit("project", project.name, "delete", project_snapshot(project), None)
+        for name in names:
+            ctx.audit(KIND, name, "delete", department_snapshot(departments[name]), None)
+        for chunk in _chunks([p.name for p in doomed]):
+            connection.execute(sql_delete(ProjectRow).where(ProjectRow.name.in_(chunk)))
+        for chunk in _chunks(names):
+            connection.execute(sql_delete(DepartmentRow).where(DepartmentRow.name.in_(chunk)))
+    for obj in [*departments.values(), *(p for ps in by_department.values() for p in ps)]:
+        session.expunge(obj)  # gone from the database: the session must not write it back
+
+
+def _rows_in(session: Session, table: Any, column: Any, values: list[str]) -> list[Any]:
+    return [row for chunk in _chunks(values)
+            for row in session.scalars(select(table).where(column.in_(chunk)))]
+
+
+def _chunks(values: list[str], size: int = 500) -> list[list[str]]:
+    # Well below SQLite's limit on bound parameters per statement.
+    return [values[i:i + size] for i in range(0, len(values), size)]
 
 
 def _changes(row: DepartmentRow, body: DepartmentPatch) -> dict[str, Any]:

@@ -12,11 +12,12 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from api.auth import Principal
 from api.db.engine import Database
 from api.db.models import ProjectRow
 from api.errors import not_found, require_label
 from api.schemas import ProjectCreate, ProjectOut, ProjectPage, ProjectPatch, ProjectWritten
-from api.store import rules
+from api.store import rules, scope
 from api.store.common import WriteContext, begin_write, check_if_match
 from api.store.render import project_out, project_snapshot
 
@@ -58,9 +59,10 @@ def page(
         return ProjectPage(items=items, total=total, limit=limit, offset=offset)
 
 
-def create(db: Database, body: ProjectCreate, actor: str) -> ProjectWritten:
+def create(db: Database, body: ProjectCreate, who: Principal) -> ProjectWritten:
     with db.write() as session:
-        ctx = begin_write(session, actor)
+        ctx = begin_write(session, who)
+        scope.authorize(ctx, "create", KIND, body.name, body.department)
         rules.ensure_name_free(session, body.name)
         rules.ensure_department(session, body.department, "department")
         rules.check_limit(body.deserved_gpus, body.limit_gpus)
@@ -76,16 +78,19 @@ def create(db: Database, body: ProjectCreate, actor: str) -> ProjectWritten:
 
 
 def update(
-    db: Database, name: str, body: ProjectPatch, actor: str, if_match: str | None
+    db: Database, name: str, body: ProjectPatch, who: Principal, if_match: str | None
 ) -> ProjectWritten:
     require_label(KIND, name)
     with db.write() as session:
-        ctx = begin_write(session, actor)
+        ctx = begin_write(session, who)
         row = session.get(ProjectRow, name)
         if row is None:
             raise not_found(KIND, name)
         check_if_match(if_match, row.revision, KIND, name)
         changes = _changes(row, body)
+        scope.authorize(
+            ctx, "update", KIND, name, row.department, changes.get("department", row.department)
+        )
         if "department" in changes:
             rules.ensure_department(session, changes["department"], "department")
         rules.check_limit(
@@ -103,14 +108,15 @@ def update(
         return _finish(ctx, row)
 
 
-def delete(db: Database, name: str, actor: str, if_match: str | None) -> None:
+def delete(db: Database, name: str, who: Principal, if_match: str | None) -> None:
     require_label(KIND, name)
     with db.write() as session:
-        ctx = begin_write(session, actor)
+        ctx = begin_write(session, who)
         row = session.get(ProjectRow, name)
         if row is None:
             raise not_found(KIND, name)
         check_if_match(if_match, row.revision, KIND, name)
+        scope.authorize(ctx, "delete", KIND, name, row.department)
         delete_row(ctx, row)
         ctx.finish()
 

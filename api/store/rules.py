@@ -2,9 +2,9 @@
 
 Owns the checks a write must pass against the rest of the tree (a name used once across
 departments and projects, a parent that exists, no department cycle, `limit_gpus` at least
-`deserved_gpus`) and the two advisory warnings (children deserving more than their
-department; the top level deserving more than the cluster's reported capacity). It must
-not write rows or audit entries.
+`deserved_gpus`, at most MAX_DEPTH levels of departments) and the two advisory warnings
+(children deserving more than their department; the top level deserving more than the
+cluster's reported capacity). It must not write rows or audit entries.
 """
 
 from __future__ import annotations
@@ -49,6 +49,48 @@ def check_no_cycle(session: Session, name: str, parent: str | None) -> None:
             raise invalid("parent", f"would make a department cycle: {' -> '.join(path)}")
         row = session.get(DepartmentRow, current)
         current = None if row is None else row.parent
+
+
+MAX_DEPTH = 16  # department levels; Run:ai itself has one. Deeper is a script gone wrong.
+
+
+def parents_of(session: Session) -> dict[str, str | None]:
+    rows = session.execute(select(DepartmentRow.name, DepartmentRow.parent)).all()
+    return dict(rows)
+
+
+def depth_of(parents: dict[str, str | None], name: str | None) -> int:
+    """Levels from the top down to department `name` (0 for None: the root)."""
+    depth = 0
+    while name is not None and depth <= len(parents):
+        depth, name = depth + 1, parents.get(name)
+    return depth
+
+
+def subtree(parents: dict[str, str | None], top: str) -> list[tuple[str, int]]:
+    """`top` and every department under it with its level below `top`, parents first."""
+    children: dict[str | None, list[str]] = {}
+    for child, parent in parents.items():
+        children.setdefault(parent, []).append(child)
+    out, frontier = [(top, 0)], [(top, 0)]
+    while frontier:
+        frontier = [(c, level + 1) for n, level in frontier for c in sorted(children.get(n, []))]
+        out += frontier
+    return out
+
+
+def check_depth(session: Session, name: str, parent: str | None) -> None:
+    """Department `name` (with everything under it) placed under `parent` stays within
+    MAX_DEPTH levels: deeper trees only come from a runaway script, and cost every walk."""
+    parents = parents_of(session)
+    below = max((level for _, level in subtree(parents, name)), default=0)
+    depth = depth_of(parents, parent) + 1 + below
+    if depth > MAX_DEPTH:
+        raise invalid(
+            "parent",
+            f"would make the department tree {depth} levels deep; at most {MAX_DEPTH} are "
+            "allowed",
+        )
 
 
 def department_overcommit(session: Session, department: str | None) -> Issue | None:

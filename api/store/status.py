@@ -2,7 +2,8 @@
 
 Owns storing a report (exact milli-GPUs, replacing the previous one in one row) and
 reading it back per project, with `deserved` taken from the projects as configured now.
-It must not change quotas, the generation or the audit log: status is not configuration.
+It must not change quotas or the generation (status is not configuration); it adds one
+audit entry per report.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from sqlalchemy import select, update
 
 from api.db.engine import Database
-from api.db.models import ProjectRow, StatusRow
+from api.db.models import AuditRow, ProjectRow, StatusRow
 from api.errors import not_found
 from api.fields import gpus
 from api.schemas_status import (
@@ -28,10 +29,12 @@ from api.schemas_status import (
     UnattributedPendingOut,
 )
 from api.store import dashboard
-from api.store.common import utcnow
+from api.store.common import current_generation, utcnow
+from fairshare.resources import format_gpus
 
 
-def save(db: Database, report: StatusReportIn) -> datetime:
+def save(db: Database, report: StatusReportIn, actor: str) -> datetime:
+    """Replace the last report; one audit entry summarises it (not one per project)."""
     body: dict[str, Any] = {
         "cycle_at": report.cycle_at,
         "capacity_milli": report.capacity_gpus,
@@ -54,6 +57,10 @@ def save(db: Database, report: StatusReportIn) -> datetime:
             .where(StatusRow.id == 1)
             .values(reported_at=at, capacity_milli=report.capacity_gpus, body=body)
         )
+        summary = {"cycle_at": report.cycle_at, "capacity_gpus": format_gpus(report.capacity_gpus),
+                   "projects": len(report.projects), "pending": len(report.pending)}
+        session.add(AuditRow(at=at, actor=actor, kind="status", name="cluster", action="report",
+                             before=None, after=summary, generation=current_generation(session)))
     return at
 
 

@@ -9,6 +9,7 @@ write anything.
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 from starlette.concurrency import run_in_threadpool
 
 from api.db.engine import Database
@@ -23,14 +24,19 @@ _GENERATION_SQL = "SELECT generation FROM quotient_meta WHERE id = 1"
 def generation(db: Database) -> int:
     """The current generation. Every cached read asks this, so it skips the ORM session
     and runs one statement on a pooled driver connection."""
-    raw = db.engine.raw_connection()
+    dbapi_error = db.engine.dialect.loaded_dbapi.Error
     try:
-        cursor = raw.cursor()
-        cursor.execute(_GENERATION_SQL)
-        row = cursor.fetchone()
-        cursor.close()
-    finally:
-        raw.close()  # back to the pool, which rolls back whatever the driver began
+        raw = db.engine.raw_connection()
+        try:
+            cursor = raw.cursor()
+            cursor.execute(_GENERATION_SQL)
+            row = cursor.fetchone()
+            cursor.close()
+        finally:
+            raw.close()  # back to the pool, which rolls back whatever the driver began
+    except dbapi_error as exc:
+        # The raw path skips SQLAlchemy's wrapping; wrap here so outages read the same.
+        raise OperationalError(_GENERATION_SQL, None, exc) from exc
     if row is None:
         raise RuntimeError("quotient_meta has no generation row: run `quotient db upgrade`")
     return int(row[0])

@@ -35,7 +35,11 @@ from api.settings import Settings  # noqa: E402
 PG_URL = os.environ.get(
     "QUOTIENT_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
-TOKENS = {"admin": "admin-secret", "viewer": "viewer-secret", "scheduler": "sched-secret"}
+TOKENS = {
+    "admin": "admin-secret-0123456789",
+    "viewer": "viewer-secret-0123456789",
+    "scheduler": "sched-secret-0123456789",
+}
 TOKENS_ENV = ",".join(f"{role}:{token}" for role, token in TOKENS.items())
 DATA_TABLES = ("audit_log", "projects", "departments")
 
@@ -84,7 +88,7 @@ def pg_url_for(schema: str) -> str:
     )
 
 
-def _empty_tables(url: str) -> None:
+def empty_tables(url: str) -> None:
     engine = create_engine(url)
     try:
         present = set(inspect(engine).get_table_names())
@@ -116,7 +120,7 @@ def db_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
     if backend == "sqlite":
         return f"sqlite:///{tmp_path / 'quotient.db'}"
     url = pg_url_for(request.getfixturevalue("pg_schema"))
-    _empty_tables(url)
+    empty_tables(url)
     return url
 
 

@@ -4,7 +4,10 @@ The role table runs on SQLite and PostgreSQL; token parsing needs no database.""
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -17,7 +20,7 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from api.app import ConfigError, create_app
-from api.auth import Role, TokenFormatError, TokenStore, parse_tokens
+from api.auth import ACTOR_PATTERN, Role, TokenFormatError, TokenStore, parse_tokens
 from api.settings import Settings
 from quotient.cli import build_app
 from tests.api.conftest import TOKENS, auth, department, project
@@ -107,14 +110,17 @@ def test_metrics_can_be_made_public(settings: Settings) -> None:
 # --------------------------------------------------------------- token parsing
 
 
+A1, V1, S1 = "a1-0123456789abcdef", "v1-0123456789abcdef", "s1-0123456789abcdef"
 PAIRS = [
-    pytest.param("admin:a1,viewer:v1", {Role.ADMIN, Role.VIEWER}, id="comma separated"),
-    pytest.param("admin:a1\n\nscheduler:s1\n", {Role.ADMIN, Role.SCHEDULER},
+    pytest.param(f"admin:{A1},viewer:{V1}", {Role.ADMIN, Role.VIEWER}, id="comma separated"),
+    pytest.param(f"admin:{A1}\n\nscheduler:{S1}\n", {Role.ADMIN, Role.SCHEDULER},
                  id="line separated with blank lines"),
-    pytest.param("# tokens\nviewer:v1  # read-only\n", {Role.VIEWER},
-                 id="comments are ignored"),
-    pytest.param(" ADMIN : a1 ", {Role.ADMIN}, id="roles are case-insensitive, spaces trimmed"),
-    pytest.param("admin:a:b", {Role.ADMIN}, id="a token may contain a colon"),
+    pytest.param(f"# tokens\n  # read-only:\nviewer:{V1}\n", {Role.VIEWER},
+                 id="comment lines are ignored"),
+    pytest.param(f" ADMIN : {A1} ", {Role.ADMIN},
+                 id="roles are case-insensitive, spaces trimmed"),
+    pytest.param(f"admin:{A1}:b", {Role.ADMIN}, id="a token may contain a colon"),
+    pytest.param(f"alice@admin:{A1}", {Role.ADMIN}, id="a token may have a name"),
 ]
 
 
@@ -128,31 +134,41 @@ BAD_PAIRS = [
     pytest.param("admin", "expected role:token", id="a pair without a token"),
     pytest.param("admin:", "expected role:token", id="an empty token"),
     pytest.param("admin:two words", "whitespace", id="a token with a space"),
+    pytest.param("admin:ab#cdef0123456789abc", "must not contain '#'",
+                 id="a '#' inside a token is refused, not a silent truncation"),
+    pytest.param("admin:x", "too weak (1 characters)", id="a one-character token"),
+    pytest.param("admin:" + "a" * 32, "only 1 distinct characters",
+                 id="a long token of one character"),
+    pytest.param(f"admin:{A1}\nviewer:{A1}", "line 2: the same token as test line 1 (admin)",
+                 id="the same token under two roles"),
+    pytest.param(f"admin:{A1},admin:{A1}", "the same token", id="the same token twice"),
+    pytest.param(f"Bad_Name@admin:{A1}", "must be a DNS label", id="a name that is no label"),
 ]
 
 
 @pytest.mark.parametrize(("text", "message"), BAD_PAIRS)
 def test_bad_token_pairs_are_refused_without_echoing_the_token(text: str, message: str) -> None:
-    with pytest.raises(TokenFormatError, match=message) as caught:
-        parse_tokens(text, source="QUOTIENT_TOKENS")
-    assert "two words" not in str(caught.value)
+    with pytest.raises(TokenFormatError, match=re.escape(message)) as caught:
+        parse_tokens(text, source="test")
+    assert "two words" not in str(caught.value) and A1 not in str(caught.value)
+    assert "cdef0123" not in str(caught.value)
 
 
 def test_only_hashes_are_kept() -> None:
-    hashes = parse_tokens("admin:plain-secret", source="test")
+    hashes = parse_tokens("admin:plain-secret-0123456", source="test")
     store = TokenStore(hashes)
 
-    assert "plain-secret" not in repr(hashes) + repr(vars(store))
-    assert store.principal("plain-secret") is not None
-    assert store.principal("plain-secreT") is None
+    assert "plain-secret-0123456" not in repr(hashes) + repr(vars(store))
+    assert store.principal("plain-secret-0123456") is not None
+    assert store.principal("plain-secret-0123456X") is None
 
 
 def test_settings_read_the_environment_and_the_tokens_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     tokens_file = tmp_path / "tokens"
-    tokens_file.write_text("viewer:from-file\n")
-    monkeypatch.setenv("QUOTIENT_TOKENS", "admin:from-env")
+    tokens_file.write_text("viewer:from-file-0123456789\n")
+    monkeypatch.setenv("QUOTIENT_TOKENS", "admin:from-env-0123456789")
 
     settings = Settings(tokens_file=tokens_file)
 
@@ -178,7 +194,7 @@ def test_serve_refuses_to_start_without_tokens(
 
 def test_serve_reports_a_bad_tokens_file(tmp_path: Path) -> None:
     tokens_file = tmp_path / "tokens"
-    tokens_file.write_text("superuser:x\n")
+    tokens_file.write_text("superuser:x-0123456789abcdef\n")
 
     result = CliRunner().invoke(build_app(), ["serve", "--tokens-file", str(tokens_file)])
 
@@ -186,9 +202,9 @@ def test_serve_reports_a_bad_tokens_file(tmp_path: Path) -> None:
     assert "unknown role 'superuser'" in result.output
 
 
-def test_serve_starts_with_a_tokens_file_db_url_host_and_port(tmp_path: Path) -> None:
+def test_serve_starts_with_a_tokens_file_and_reloads_it_on_sighup(tmp_path: Path) -> None:
     tokens_file = tmp_path / "tokens"
-    tokens_file.write_text("viewer:look\n")
+    tokens_file.write_text("viewer:look-0123456789abcdef\n")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -196,14 +212,65 @@ def test_serve_starts_with_a_tokens_file_db_url_host_and_port(tmp_path: Path) ->
     command = [sys.executable, "-m", "quotient", "serve", "--host", "127.0.0.1",
                "--port", str(port), "--db", f"sqlite:///{tmp_path / 'served.db'}",
                "--tokens-file", str(tokens_file), "--log-level", "warning"]
+    url = f"http://127.0.0.1:{port}/api/v1/projects"
     process = subprocess.Popen(command, env=env)
     try:
-        status = _wait_for(f"http://127.0.0.1:{port}/api/v1/projects", "look", process)
+        status = _wait_for(url, "look-0123456789abcdef", process)
+        tokens_file.write_text("viewer:seen-0123456789abcdef\n")
+        process.send_signal(signal.SIGHUP)
+        reloaded = _eventually(url, "seen-0123456789abcdef", process)
+        old = _wait_for(url, "look-0123456789abcdef", process)
+        tokens_file.write_text("viewer:x\n")  # weak: refused, the previous tokens stay
+        process.send_signal(signal.SIGHUP)
+        time.sleep(0.3)
+        kept = _wait_for(url, "seen-0123456789abcdef", process)
     finally:
         process.terminate()
         process.wait(timeout=10)
-    assert status == 200
+    assert (status, reloaded, old, kept) == (200, 200, 401, 200)
     assert (tmp_path / "served.db").exists()
+
+
+def _eventually(url: str, token: str, process: subprocess.Popen[bytes]) -> int:
+    for _ in range(100):
+        if (status := _wait_for(url, token, process)) == 200:
+            return status
+        time.sleep(0.05)
+    return status
+
+
+@pytest.mark.parametrize("mode", [0o666, 0o602], ids=["world-writable", "writable by others"])
+def test_a_tokens_file_anyone_may_write_is_refused(tmp_path: Path, mode: int) -> None:
+    tokens_file = tmp_path / "tokens"
+    tokens_file.write_text("admin:a1-0123456789abcdef\n")
+    tokens_file.chmod(mode)
+    with pytest.raises(ValueError, match="anyone may write it"):
+        Settings(tokens_file=tokens_file)
+
+
+def test_the_same_token_in_the_environment_and_the_file_is_refused(tmp_path: Path) -> None:
+    tokens_file = tmp_path / "tokens"
+    tokens_file.write_text("viewer:a1-0123456789abcdef\n")
+    settings = Settings(db_url=f"sqlite:///{tmp_path / 'q.db'}", tokens_file=tokens_file,
+                        tokens="admin:a1-0123456789abcdef")
+    with pytest.raises(ConfigError, match="the same token as QUOTIENT_TOKENS line 1"):
+        create_app(settings)
+
+
+def test_audit_actors_are_token_names_or_keyed_fingerprints() -> None:
+    hashes = parse_tokens("alice@admin:a1-0123456789abcdef,admin:b2-0123456789abcdef",
+                          source="test")
+    plain, keyed = TokenStore(hashes), TokenStore(hashes, audit_key=b"secret")
+    alice = plain.principal("a1-0123456789abcdef")
+    anonymous = plain.principal("b2-0123456789abcdef")
+    keyed_one = keyed.principal("b2-0123456789abcdef")
+
+    assert alice is not None and alice.actor == "admin#alice"
+    assert anonymous is not None and keyed_one is not None
+    assert anonymous.actor != keyed_one.actor  # without the key, a guess cannot be checked
+    unkeyed_sha = hashlib.sha256(b"b2-0123456789abcdef").hexdigest()[:8]
+    assert unkeyed_sha not in anonymous.actor + keyed_one.actor
+    assert re.fullmatch(ACTOR_PATTERN, keyed_one.actor) and re.fullmatch(ACTOR_PATTERN, alice.actor)
 
 
 def _wait_for(url: str, token: str, process: subprocess.Popen[bytes]) -> int:

@@ -139,7 +139,8 @@ MALFORMED = [
     ),
     pytest.param(
         _workload(0, type="training"), "workloads[0] (a-1).type",
-        "Input should be 'train', 'interactive' or 'inference'", id="an unknown type is refused",
+        "must be one of 'train', 'interactive' or 'inference', got 'training'",
+        id="an unknown type is refused",
     ),
     pytest.param(
         lambda d: d["projects"][0].update(department="research"),
