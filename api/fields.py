@@ -88,6 +88,12 @@ Priority = Annotated[int, BeforeValidator(_whole), AfterValidator(_PRIORITY), _P
 Seconds = Annotated[int, BeforeValidator(_whole), AfterValidator(_SECONDS), _SECONDS.schema()]
 Count = Annotated[int, BeforeValidator(_whole), AfterValidator(_COUNT), _COUNT.schema()]
 CycleTime = Annotated[int, BeforeValidator(_whole), AfterValidator(_CYCLE), _CYCLE.schema()]
+_MIB, _NODE_GPUS, _PODS = _Between(0, 2**31 - 1), _Between(0, 64), _Between(0, 100_000)
+MemoryMib = Annotated[int, BeforeValidator(_whole), AfterValidator(_MIB), _MIB.schema()]
+NodeGpuCount = Annotated[
+    int, BeforeValidator(_whole), AfterValidator(_NODE_GPUS), _NODE_GPUS.schema()
+]
+PodCount = Annotated[int, BeforeValidator(_whole), AfterValidator(_PODS), _PODS.schema()]
 
 
 GPU_TEXT_PATTERN = r"^[0-9]{1,7}(\.[0-9]{1,3})?$"

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.fields import GpuNumber, MilliFromDecimal, WholeNumber
+from api.fields import CycleTime, GpuNumber, MemoryMib, MilliFromDecimal, NodeGpuCount, PodCount
 
 MAX_GPUS_PER_NODE = 64  # bounds one node's GPU list; real nodes have 8 or 16
 MAX_NODES_PER_WORKLOAD = 4096
@@ -36,9 +36,9 @@ class NodeIn(_In):
     name: str = Field(min_length=1, max_length=253)
     pool: str = Field("default", max_length=253)
     gpu_model: str = Field("", max_length=253)
-    gpu_memory_mib: WholeNumber = Field(0, ge=0, le=2**31 - 1)
+    gpu_memory_mib: MemoryMib = Field(0)
     unschedulable: bool = False
-    foreign_gpus: WholeNumber = Field(0, ge=0, le=MAX_GPUS_PER_NODE)
+    foreign_gpus: NodeGpuCount = Field(0)
     gpus: list[GpuIn] = Field(default_factory=list, max_length=MAX_GPUS_PER_NODE)
 
 
@@ -47,14 +47,14 @@ class WorkloadIn(_In):
     project: str = Field(min_length=1, max_length=253)
     type: WorkloadType
     state: Literal["running", "pending"]
-    pods: WholeNumber = Field(ge=0, le=100_000)
+    pods: PodCount = Field()
     preemptible: bool
     gpus_per_pod: MilliFromDecimal | None = Field(None, description="Whole or a fraction")
-    gpu_memory_mib_per_pod: WholeNumber | None = Field(None, ge=0, le=2**31 - 1)
+    gpu_memory_mib_per_pod: MemoryMib | None = Field(None)
     allocated_gpus: MilliFromDecimal = 0
     nodes: list[str] = Field(default_factory=list, max_length=MAX_NODES_PER_WORKLOAD)
-    submitted_at: WholeNumber = Field(ge=0, le=2**62, description="Scheduler seconds")
-    started_at: WholeNumber | None = Field(None, ge=0, le=2**62)
+    submitted_at: CycleTime = Field(description="Scheduler seconds")
+    started_at: CycleTime | None = Field(None)
 
 
 class EvictionIn(_In):
