@@ -41,6 +41,7 @@ class ReasonCode(StrEnum):
     # eviction reasons
     RECLAIMED = "Reclaimed"  # evicted so another project gets its fair share back
     PREEMPTED = "Preempted"  # evicted for higher-priority work of the same project
+    MOVED = "Moved"  # evicted to be re-placed at once elsewhere, making a block for another
     RUN_TIME_LIMIT_EXCEEDED = "RunTimeLimitExceeded"
 
 

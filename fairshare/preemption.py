@@ -1,22 +1,32 @@
-"""Who is evicted so a pending workload can run: reclaim across projects, preempt inside one.
+"""Who is evicted so a pending workload can run: the victim search for reclaim and preempt.
 
-Owns the victim search (Kueue's GetTargets habit: find targets here, issue nothing): the
-fewest workloads (a gang is evicted whole) that make the pending one fit, lowest priority
-first, then most recently started. decide.py says who may be a victim (its reclaim and
-preempt rules, documented there) through a predicate, and whether a found move is
-acceptable; this module finds the move. The search is exact and fast on large clusters:
-evictable workloads are indexed once per cycle by node, nodes are tried in the order of a
-cheap lower bound on the victims they need, the victims needed on one node are counted
-arithmetically, and the search stops as soon as no remaining node can beat the best one.
-One real placement under a ledger checkpoint confirms the result; on success the ledger
-keeps the victims released and the pending workload held, on failure it is rolled back. It
-must not emit evictions (decide.py does) nor choose the order of pending workloads.
+Owns the choice of victims (Kueue's GetTargets habit: find targets here, issue nothing).
+Among the legal sets of victims that make the pending workload fit, across all nodes, it
+picks by DESIGN §1.2's order of preference: the lowest highest-victim priority (never a
+higher-priority victim where lower-priority ones suffice), then the fewest pods, then the
+fewest GPUs, then the most recently started. A gang victim goes whole and counts all its
+pods. decide.py says who may be a victim (its reclaim, preempt and move rules) and whether
+a found move is acceptable; this module finds the move.
+
+How it stays exact and fast: priorities are tried lowest first, and the first threshold
+with any feasible set wins. For a one-pod workload the victims must all free room on the
+node it lands on, so each node is solved on its own, exactly (every subset of its
+candidates, smallest first, counted arithmetically without touching the ledger), and nodes
+are walked in the order of a cheap lower bound on what they need, stopping as soon as no
+remaining node can beat the best. A node with more than `exact_limit` candidates, and a
+gang (whose pods may land anywhere), get a bounded search: the exact search over the
+`exact_limit` first candidates in victim order, and a greedy-then-prune pass over all of
+them; the better of the two wins (tests compare it with the exact search). One real
+placement under a ledger checkpoint confirms the result; on success the ledger keeps the
+victims released and the pending workload held, on failure it is rolled back. It must not
+emit evictions (decide.py does) nor choose the order of pending workloads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
 
 from fairshare.ledger import WHOLE, Holder, Ledger
 from fairshare.model import PodAssignment, PodSpec, RunningWorkload, Workload
@@ -24,8 +34,8 @@ from fairshare.placement import Placer
 from fairshare.victims import VictimIndex
 
 Placement = tuple[PodAssignment, ...]
-Qualifies = Callable[[RunningWorkload], bool]
 _TOP = "\U0010ffff"  # sorts after every node name
+EXACT_LIMIT = 10  # candidates per node (or per gang) searched exhaustively
 
 
 @dataclass(frozen=True)
@@ -38,7 +48,16 @@ def holder_of(r: RunningWorkload) -> Holder:
     return Holder(r.workload.project, not r.workload.is_preemptible)
 
 
-Bound = tuple[int, int]  # (victims, GPU milli evicted), compared as a lower bound
+Score = tuple[int, int, tuple[tuple[int, str], ...]]  # pods, GPU milli, recency
+
+
+def score(victims: Sequence[RunningWorkload]) -> Score:
+    """Smaller is preferred: fewest pods, then fewest GPUs, then most recently started."""
+    recency = tuple(sorted((-v.started_at, v.workload.name) for v in victims))
+    return (sum(len(v.assignments) for v in victims), sum(v.gpu_milli for v in victims), recency)
+
+
+Bound = tuple[int, int]  # (pods, GPU milli evicted), compared as a lower bound
 
 
 def _bound(deficit: int, widest: int, narrowest: int) -> Bound:
@@ -47,7 +66,30 @@ def _bound(deficit: int, widest: int, narrowest: int) -> Bound:
         return (1, narrowest)
     if widest <= 0:
         return (1 << 30, 0)  # victims there hold no GPUs: never enough
-    return (-(-deficit // widest), max(deficit * WHOLE, narrowest))
+    # A GPU shared by fractions is freed by evicting less than a GPU's worth, so the
+    # milli bound is only the smallest victim there.
+    return (-(-deficit // widest), narrowest)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What the caller allows: victims of `projects`, below `below_priority` if set, at
+    most `max_milli` GPUs evicted in all (None: no cap), and only sets `legal` accepts."""
+
+    projects: Collection[str]
+    below_priority: int | None = None
+    max_milli: int | None = None
+    legal: Callable[[Sequence[RunningWorkload]], bool] | None = None
+
+    def allows(self, victims: Sequence[RunningWorkload]) -> bool:
+        if self.max_milli is not None and sum(v.gpu_milli for v in victims) > self.max_milli:
+            return False
+        return self.legal is None or self.legal(victims)
+
+    def qualifies(self, r: RunningWorkload) -> bool:
+        return r.workload.project in self.projects and (
+            self.below_priority is None or r.workload.priority < self.below_priority
+        )
 
 
 @dataclass
@@ -55,33 +97,50 @@ class VictimSearch:
     ledger: Ledger
     placer: Placer
     index: VictimIndex = field(default_factory=lambda: VictimIndex([]))
+    exact_limit: int = EXACT_LIMIT
 
     def find(
         self,
         pending: Workload,
         eligible: frozenset[str] | None,
         holder: Holder,
-        projects: Collection[str],
+        ask: Ask,
         accept: Callable[[Found], bool],
-        also: Qualifies | None = None,
     ) -> Found | None:
-        """The fewest victims of `projects` (passing `also`) that let `pending` fit and
-        that `accept` allows."""
-
-        def qualifies(r: RunningWorkload) -> bool:
-            return r.workload.project in projects and (also is None or also(r))
-
+        """The preferred legal victims that let `pending` fit and that `accept` allows."""
         mark = self.ledger.checkpoint()
-        if len(pending.pods) == 1:
-            found = self._best_single_node(pending, eligible, holder, projects, qualifies)
-        else:
-            found = self._greedy_then_prune(pending, eligible, holder, qualifies)
+        found = None
+        for ceiling in self._priorities(ask):
+            found = self._at(pending, eligible, holder, ask, ceiling)
+            if found is not None:
+                break
         if found is not None and not accept(found):
             self.ledger.rollback(mark)  # the caller's rule (budget, fairness) said no
             return None
         if found is not None:
             self.index.take(found.victims)
         return found
+
+    def _priorities(self, ask: Ask) -> list[int]:
+        levels = set().union(*(self.index.priorities.get(p, set()) for p in ask.projects))
+        if ask.below_priority is not None:
+            levels = {x for x in levels if x < ask.below_priority}
+        return sorted(levels)
+
+    def _at(
+        self,
+        pending: Workload,
+        eligible: frozenset[str] | None,
+        holder: Holder,
+        ask: Ask,
+        ceiling: int,
+    ) -> Found | None:
+        def ok(r: RunningWorkload) -> bool:
+            return self.index.available(r) and ask.qualifies(r) and r.workload.priority <= ceiling
+
+        if len(pending.pods) == 1:
+            return self._single(pending, eligible, holder, ask, ok)
+        return self._gang(pending, eligible, holder, ask, ok)
 
     def _release(self, victims: Sequence[RunningWorkload]) -> None:
         for v in victims:
@@ -107,30 +166,25 @@ class VictimSearch:
 
     # ------------------------------------------------------------- one pod: by node
 
-    def _best_single_node(
+    def _single(
         self,
         pending: Workload,
         eligible: frozenset[str] | None,
         holder: Holder,
-        projects: Collection[str],
-        qualifies: Qualifies,
+        ask: Ask,
+        ok: Callable[[RunningWorkload], bool],
     ) -> Found | None:
         pod = pending.pods[0]
-        best: tuple[tuple[int, int], str, list[RunningWorkload]] | None = None
-        for floor, bound, node in self._walk(pod, eligible, projects):
-            if best is not None and floor >= best[0]:
-                break  # no node from here on can need fewer victims or evict less
-            if best is not None and bound >= best[0]:
+        best: tuple[Score, str, list[RunningWorkload]] | None = None
+        for floor, bound, node in self._walk(pod, eligible, ask.projects):
+            if best is not None and floor > best[0][:2]:
+                break  # no node from here on can need fewer pods or evict less
+            if best is not None and bound > best[0][:2]:
                 continue
-            victims = [
-                v for v in self.index.by_node[node] if self.index.available(v) and qualifies(v)
-            ]
-            k = self._victims_needed(pod, node, victims)
-            if k is None:
-                continue
-            score = (k, sum(v.gpu_milli for v in victims[:k]))
-            if best is None or score < best[0]:
-                best = (score, node, victims[:k])
+            victims = [v for v in self.index.by_node[node] if ok(v)]
+            chosen = self.best_on_node(pod, node, victims, ask)
+            if chosen is not None and (best is None or score(chosen) < best[0]):
+                best = (score(chosen), node, chosen)
         if best is None:
             return None
         placed = self._try(pending, eligible, holder, best[2], best[1])
@@ -140,10 +194,8 @@ class VictimSearch:
         self, pod: PodSpec, eligible: frozenset[str] | None, projects: Collection[str]
     ) -> Iterator[tuple[Bound, Bound, str]]:
         """Nodes holding victims of `projects` as (floor, bound, node): `bound` is a lower
-        bound on the (victims, milli evicted) the node needs, `floor` one for it and every
-        later node. Nodes whose victims could not free enough GPUs are left out.
-
-        Equal scores go to the first node walked: most idle GPUs, then name."""
+        bound on the (pods, milli evicted) the node needs, `floor` one for it and every
+        later node. Nodes whose victims could not free enough GPUs are left out."""
         holding = self.index.nodes_of(projects)
 
         def usable(node: str) -> bool:
@@ -180,15 +232,61 @@ class VictimSearch:
                     narrow = self.index.narrowest[node]
                     yield floor, _bound(deficit, self.index.widest[node], narrow), node
 
-    def _victims_needed(
-        self, pod: PodSpec, node: str, victims: list[RunningWorkload]
-    ) -> int | None:
-        """How many of `victims` (a prefix) must go for `pod` to fit on `node`, counted
-        exactly on GPUs, CPU and memory without touching the ledger; None if all do not do."""
+    def best_on_node(
+        self, pod: PodSpec, node: str, victims: list[RunningWorkload], ask: Ask
+    ) -> list[RunningWorkload] | None:
+        """The preferred subset of `victims` that lets `pod` fit on `node`, or None."""
+        if not victims or not self._fits_after(pod, node, victims):
+            return None  # evicting more only frees more: if all do not do, none do
+        cap = ask.max_milli
+        within = [v for v in victims if cap is None or v.gpu_milli <= cap]
+        head = within[: self.exact_limit]
+        best = self._exact_on_node(pod, node, head, ask)
+        if len(within) > len(head):
+            greedy = self._greedy_on_node(pod, node, within, ask)
+            if greedy is not None and (best is None or score(greedy) < score(best)):
+                best = greedy
+        return best
+
+    def _exact_on_node(
+        self, pod: PodSpec, node: str, victims: list[RunningWorkload], ask: Ask
+    ) -> list[RunningWorkload] | None:
+        best: list[RunningWorkload] | None = None
+        for k in range(1, len(victims) + 1):
+            if best is not None and k > score(best)[0]:
+                break  # every set of k victims has at least k pods
+            for subset in combinations(victims, k):
+                chosen = list(subset)
+                if (
+                    (best is None or score(chosen) < score(best))
+                    and self._fits_after(pod, node, chosen)
+                    and ask.allows(chosen)
+                ):
+                    best = chosen
+        return best
+
+    def _greedy_on_node(
+        self, pod: PodSpec, node: str, victims: list[RunningWorkload], ask: Ask
+    ) -> list[RunningWorkload] | None:
+        chosen: list[RunningWorkload] = []
+        for v in victims:
+            chosen.append(v)
+            if self._fits_after(pod, node, chosen):
+                break
+        else:
+            return None
+        for v in reversed(list(chosen)):  # drop victims that turned out unnecessary
+            trial = [c for c in chosen if c is not v]
+            if trial and self._fits_after(pod, node, trial):
+                chosen = trial
+        return chosen if ask.allows(chosen) else None
+
+    def _fits_after(self, pod: PodSpec, node: str, victims: Sequence[RunningWorkload]) -> bool:
+        """Would `pod` fit on `node` once `victims` are gone? Counted on GPUs, CPU and
+        memory without touching the ledger."""
         free = list(self.ledger.gpu_free[node])
         cpu, mem = self.ledger.cpu_free[node], self.ledger.mem_free[node]
-        fraction = pod.gpu.milli_on(self.ledger.nodes[node].gpu_memory_mib)
-        for k, v in enumerate(victims, start=1):
+        for v in victims:
             for a in v.assignments:
                 if a.node != node:
                     continue
@@ -196,32 +294,78 @@ class VictimSearch:
                 for g in a.gpu_indices:
                     free[g] += per_gpu
                 cpu, mem = cpu + a.cpu_milli, mem + a.memory_bytes
-            if cpu < pod.cpu_milli or mem < pod.memory_bytes:
-                continue
-            if pod.gpu.is_fractional:
-                if any(f >= fraction for f in free):
-                    return k
-            elif sum(1 for f in free if f == WHOLE) >= pod.gpu.whole:
-                return k
-        return None
+        if cpu < pod.cpu_milli or mem < pod.memory_bytes:
+            return False
+        if pod.gpu.is_fractional:
+            fraction = pod.gpu.milli_on(self.ledger.nodes[node].gpu_memory_mib)
+            return any(f >= fraction for f in free)
+        return sum(1 for f in free if f == WHOLE) >= pod.gpu.whole
 
     # ------------------------------------------------------------------------ gangs
 
-    def _greedy_then_prune(
+    def _gang(
         self,
         pending: Workload,
         eligible: frozenset[str] | None,
         holder: Holder,
-        qualifies: Qualifies,
+        ask: Ask,
+        ok: Callable[[RunningWorkload], bool],
     ) -> Found | None:
-        ordered = [v for v in self.index.ordered if self.index.available(v) and qualifies(v)]
-        need = sum(p.gpu.milli_on(0) if not p.gpu.memory_mib else 0 for p in pending.pods)
-        idle = sum(
+        ordered = [v for v in self.index.ordered if ok(v)]
+        if ask.max_milli is not None:
+            ordered = [v for v in ordered if v.gpu_milli <= ask.max_milli]
+        best = self._exact_gang(pending, eligible, holder, ordered[: self.exact_limit], ask)
+        if len(ordered) > self.exact_limit:
+            greedy = self._greedy_gang(pending, eligible, holder, ordered, ask)
+            if greedy is not None and (best is None or score(greedy) < score(best)):
+                best = greedy
+        if best is None:
+            return None
+        placed = self._try(pending, eligible, holder, best, None)
+        return Found(tuple(best), placed) if placed else None
+
+    def _idle(self) -> int:
+        return sum(
             max(f, 0)
             for n, frees in self.ledger.gpu_free.items()
             if not self.ledger.nodes[n].unschedulable
             for f in frees
         )
+
+    def _exact_gang(
+        self,
+        pending: Workload,
+        eligible: frozenset[str] | None,
+        holder: Holder,
+        victims: list[RunningWorkload],
+        ask: Ask,
+    ) -> list[RunningWorkload] | None:
+        need = sum(p.gpu.whole * WHOLE + p.gpu.fraction_milli for p in pending.pods)
+        idle = self._idle()
+        best: list[RunningWorkload] | None = None
+        for k in range(1, len(victims) + 1):
+            if best is not None and k > score(best)[0]:
+                break
+            for subset in combinations(victims, k):
+                chosen = list(subset)
+                if idle + sum(v.gpu_milli for v in chosen) < need or not ask.allows(chosen):
+                    continue
+                if (best is None or score(chosen) < score(best)) and self._fits_with(
+                    pending, eligible, holder, chosen
+                ):
+                    best = chosen
+        return best
+
+    def _greedy_gang(
+        self,
+        pending: Workload,
+        eligible: frozenset[str] | None,
+        holder: Holder,
+        ordered: list[RunningWorkload],
+        ask: Ask,
+    ) -> list[RunningWorkload] | None:
+        need = sum(p.gpu.whole * WHOLE + p.gpu.fraction_milli for p in pending.pods)
+        idle = self._idle()
         chosen: list[RunningWorkload] | None = None
         freed = 0
         for k, v in enumerate(ordered, start=1):
@@ -236,8 +380,7 @@ class VictimSearch:
             trial = [c for c in chosen if c is not v]
             if trial and self._fits_with(pending, eligible, holder, trial):
                 chosen = trial
-        placed = self._try(pending, eligible, holder, chosen, None)
-        return Found(tuple(chosen), placed) if placed else None
+        return chosen if ask.allows(chosen) else None
 
     def _fits_with(
         self,

@@ -28,6 +28,7 @@ class VictimIndex:
     narrowest: dict[str, int] = field(default_factory=dict)  # fewest milli one victim holds
     by_narrowest: list[tuple[int, str]] = field(default_factory=list)  # a static walk order
     live: dict[str, int] = field(default_factory=dict)  # project -> victims not yet taken
+    priorities: dict[str, set[int]] = field(default_factory=dict)  # project -> victims' priorities
     # project -> node -> (victims not yet taken there, GPUs they hold there)
     held: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)
@@ -41,6 +42,7 @@ class VictimIndex:
         for r in ordered:
             project = r.workload.project
             index.live[project] = index.live.get(project, 0) + 1
+            index.priorities.setdefault(project, set()).add(r.workload.priority)
             for node in sorted({a.node for a in r.assignments}):
                 gpus = _gpus_on(r, node)
                 index.by_node.setdefault(node, []).append(r)

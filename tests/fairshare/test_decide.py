@@ -273,7 +273,7 @@ CASES = [
                 now=100,
             ),
             evicted={"low": ReasonCode.PREEMPTED},
-            pending={"high": (ReasonCode.RECLAIMING, "preempting 1 workload(s) of a")},
+            pending={"high": (ReasonCode.RECLAIMING, "preempting 1 workload of a")},
         ),
         id="higher priority preempts lower priority inside a project",
     ),

@@ -1,0 +1,182 @@
+"""Who may take room from whom: reclaim, the deserved guarantee, moves and preemption.
+
+Owns the rules of DESIGN §1.2 steps 4 and 5, and the argument that the whole cycle
+converges. The victim search (preemption.py) finds the preferred victims among those these
+rules allow; decide.py emits the evictions.
+
+The rules, for a pending workload w of project R needing n milli (e_p = allocated − fair
+share of project p, read on the cycle's ledger, so earlier moves of the cycle count):
+- Reclaim: victims of another project V with e_V > 0 and e_V > e_R + n (R's excess after
+  the move is strictly below V's excess before it, DESIGN's rule). Whether a project is a
+  legal victim depends only on its own excess, so the search picks the preferred set across
+  all of them; no "most-over project first" pass.
+- Deserved guarantee: while R stays within its deserved quota (held + n ≤ deserved_R), R may
+  also take from any V above its deserved quota, never below it (V keeps ≥ deserved_V).
+- Move: while R stays within its deserved quota and neither rule makes room (the idle GPUs
+  are scattered), preemptible pods of anyone may be evicted for re-placement, if every one
+  of them is re-placed at once in idle room elsewhere (and nominated there): nobody's
+  allocation falls.
+- Preempt: strictly lower-priority preemptible work of R itself, if R's allocation after is
+  at most max(before, fair share); a project at its limit may preempt its own work, since
+  the gates are checked after the victims are gone.
+- Reclaims and moves share the per-cycle budget `max_reclaim_gpus_per_cycle`.
+
+Why the cycle converges (no arrival, finish, delete, quota or node change; fair shares are
+then fixed). Order states by the potential Φ = (P, D, Q): P is the vector of the positive
+excesses max(e_p, 0) sorted in decreasing order, compared lexicographically; D is the
+total deserved deficit Σ max(deserved_p − allocated_p, 0) over projects with pending work;
+Q is, project by project, the GPUs held at each priority level, highest level first. Every
+eviction lowers Φ: a reclaim replaces the largest changed excess e_V by values all below it
+(e_R + n < e_V, and V only falls), so P drops; a deserved-guarantee reclaim or a move
+leaves P unchanged (R ends within its deserved quota, so at or below its fair share, and V
+does not rise) and lowers D by n (V stays at or above its deserved quota); a preemption
+never raises R's excess above max(e_R, 0), so leaves P unchanged or lower, and trades
+lower-priority GPUs for higher-priority ones in Q. Allocation within the fair share leaves
+P unchanged. Borrowing raises P, so it needs its own bound: a project may borrow only GPUs
+that no project below its fair share can use (allocation serves those first), and a
+borrowed pod is the first victim a reclaim finds (it is what makes its project's excess
+positive), so every borrow that is later undone pays for a reclaim that lowers P below its
+value before the borrow. The victim search takes the fewest pods and GPUs, so room beyond
+the need is left over only where pods are bigger than the need. The cycle property tests
+check on random worlds that the cluster settles within a bounded number of cycles and that
+no workload is evicted twice.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+
+from fairshare import gates
+from fairshare.ledger import Holder, Ledger
+from fairshare.model import PodAssignment, Policy, RunningWorkload, Workload
+from fairshare.placement import Placer
+from fairshare.preemption import Ask, Found, VictimSearch, holder_of
+from fairshare.quota_tree import QuotaTree
+
+Eligible = Callable[[Workload], frozenset[str] | None]
+
+
+@dataclass
+class Rules:
+    ledger: Ledger
+    placer: Placer
+    tree: QuotaTree
+    fair: Mapping[str, int]
+    search: VictimSearch
+    policy: Policy
+    eligible: Eligible
+    spent_milli: int = 0  # evicted this cycle by reclaims and moves
+    relocated: dict[str, tuple[PodAssignment, ...]] = field(default_factory=dict)
+
+    def excess(self, project: str) -> int:
+        return self.ledger.allocated(project) - self.fair.get(project, 0)
+
+    def _deserved(self, name: str) -> int:
+        """The guaranteed part: the deserved quota, scaled down as the fair share is when
+        the quotas exceed the capacity (nobody is guaranteed what does not exist)."""
+        return min(self.tree.node(name).deserved_milli, self.fair.get(name, 0))
+
+    def _budget_left(self) -> int | None:
+        budget = self.policy.max_reclaim_milli_per_cycle
+        return None if budget is None else budget - self.spent_milli
+
+    def _within_deserved(self, project: str, need: int) -> bool:
+        return self.ledger.allocated(project) + need <= self._deserved(project)
+
+    def _spend(self, found: Found) -> None:
+        self.spent_milli += sum(v.gpu_milli for v in found.victims)
+
+    # ----------------------------------------------------------------- reclaim
+
+    def reclaim(self, w: Workload, need: int) -> Found | None:
+        left = self._budget_left()
+        if left is not None and left <= 0:
+            return None  # this cycle's disruption budget is spent
+        r = w.project
+        live = [p for p, n in self.search.index.live.items() if n and p != r]
+        after = self.excess(r) + need
+        over = {p for p in live if self.excess(p) > max(after, 0)}
+        above: set[str] = set()
+        if self._within_deserved(r, need):
+            above = {
+                p
+                for p in live
+                if self.ledger.allocated(p) > self._deserved(p) and self.excess(p) >= 0
+            } - over
+        holder = Holder(r, not w.is_preemptible)
+        gap = {p: self.excess(p) - after for p in over}
+        floor = {p: self.ledger.allocated(p) - self._deserved(p) for p in above}
+
+        def legal(victims: Sequence[RunningWorkload], stepwise: bool) -> bool:
+            freed: dict[str, list[int]] = {}
+            for v in victims:
+                freed.setdefault(v.workload.project, []).append(v.gpu_milli)
+            for p, sizes in freed.items():
+                if p in floor and sum(sizes) > floor[p]:
+                    return False  # the guarantee takes only what is above deserved
+                if p in gap and stepwise and sum(sizes) - max(sizes) >= gap[p]:
+                    return False
+            return True
+
+        def accept(found: Found) -> bool:
+            if gates.breached(self.ledger, self.tree, r, holder.non_preemptible):
+                return False
+            guaranteed = any(v.workload.project in floor for v in found.victims)
+            return not guaranteed or self.ledger.allocated(r) <= self._deserved(r)
+
+        # Stepwise first: victims taken one at a time, each legal when it is taken, so no
+        # victim project is pushed further below than one victim (no cascade of reclaims
+        # back); only a workload that cannot fit so may overshoot, within DESIGN's rule.
+        for stepwise in (True, False):
+            ask = Ask(over | set(floor), None, left, partial(legal, stepwise=stepwise))
+            found = self.search.find(w, self.eligible(w), holder, ask, accept)
+            if found is not None:
+                self._spend(found)
+                return found
+        return None
+
+    # -------------------------------------------------------------------- move
+
+    def move(self, w: Workload, need: int) -> Found | None:
+        """Make a block for a project within its deserved quota by re-placing pods."""
+        left = self._budget_left()
+        if (left is not None and left <= 0) or not self._within_deserved(w.project, need):
+            return None
+        live = {p for p, n in self.search.index.live.items() if n}
+        holder = Holder(w.project, not w.is_preemptible)
+        placed: dict[str, tuple[PodAssignment, ...]] = {}
+
+        def accept(found: Found) -> bool:
+            placed.clear()
+            if gates.breached(self.ledger, self.tree, w.project, holder.non_preemptible):
+                return False
+            for v in found.victims:
+                again = self.placer.place(v.workload, self.eligible(v.workload), holder_of(v))
+                if again is None:
+                    return False  # a move must not cost anyone its room
+                placed[v.workload.name] = again
+            return True
+
+        found = self.search.find(w, self.eligible(w), holder, Ask(live, None, left), accept)
+        if found is not None:
+            self._spend(found)
+            self.relocated.update(placed)
+        return found
+
+    # ----------------------------------------------------------------- preempt
+
+    def preempt(self, w: Workload) -> Found | None:
+        r = w.project
+        if not self.search.index.live.get(r):
+            return None
+        before = self.ledger.allocated(r)
+        holder = Holder(r, not w.is_preemptible)
+
+        def accept(_: Found) -> bool:
+            if gates.breached(self.ledger, self.tree, r, holder.non_preemptible):
+                return False
+            return self.ledger.allocated(r) <= max(before, self.fair.get(r, 0))
+
+        return self.search.find(w, self.eligible(w), holder, Ask({r}, w.priority), accept)
