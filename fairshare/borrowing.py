@@ -31,15 +31,21 @@ class Borrow:
 class Borrowing:
     excess: Callable[[str], int]
     waiting: dict[str, SortedList] = field(default_factory=dict)  # project -> needs
+    priorities: dict[str, SortedList] = field(default_factory=dict)  # project -> priorities
     made: list[Borrow] = field(default_factory=list)
 
-    def wait(self, project: str, need: int) -> None:
-        self.waiting.setdefault(project, SortedList()).add(need)
+    def wait(self, w: Workload, need: int) -> None:
+        self.waiting.setdefault(w.project, SortedList()).add(need)
+        self.priorities.setdefault(w.project, SortedList()).add(w.priority)
 
-    def leave(self, project: str, need: int) -> None:
-        needs = self.waiting.get(project)
-        if needs is not None:
-            needs.discard(need)
+    def leave(self, w: Workload, need: int) -> None:
+        self.waiting[w.project].discard(need)
+        self.priorities[w.project].discard(w.priority)
+
+    def outranked(self, project: str, priority: int) -> bool:
+        """Does a waiting workload of `project` have a higher priority than `priority`?"""
+        tops = self.priorities.get(project)
+        return tops is not None and len(tops) > 0 and int(tops[-1]) > priority
 
     def rival(self, project: str, excess_after: int) -> str | None:
         """A project whose smallest waiting workload would end below `excess_after`."""

@@ -68,6 +68,8 @@ class _Cycle:
             self.ledger, self.placer, self.tree, self.fair, self.search, policy, self._eligible
         )
         self.borrowing = Borrowing(self.rules.excess)
+        self.rules.outranked = self.borrowing.outranked
+        self.rules.contested = lambda p: self.borrowing.rival(p, self.rules.excess(p)) is not None
 
     # -------------------------------------------------------------------- the cycle
 
@@ -83,21 +85,25 @@ class _Cycle:
                 if p.gpu.fraction_milli:
                     self.placer.fractions.add(p.gpu.fraction_milli)
         for w in valid:
-            self.borrowing.wait(w.project, self._need(w))
+            self.borrowing.wait(w, self._need(w))
         unplaced, deferred, at_limit = self._allocate(valid)
         self.search.index = VictimIndex.build(self._victim_pool())
+        for w in self._queue(at_limit):
+            self._preempt(w)  # the gates are checked once its own victims are gone
         left = [w for w in self._queue(unplaced) if not self._make_room(w)]
         # Borrowing comes last, once every project within its share had its turn at the
         # idle GPUs and at reclaim, so a borrow never takes room a reclaim needs.
         for w in self._queue(deferred):
-            if not self._gated(w, at_limit) and not self._make_room(w):
+            late: list[Workload] = []
+            if self._gated(w, late):
+                for x in late:
+                    self._preempt(x)
+            elif not self._make_room(w):
                 left.append(w)
         while (undone := self.borrowing.undone()) is not None:
             left.append(self._unborrow(undone))
         for w in left:
             self.reasons.setdefault(w.name, self._explain(w))
-        for w in self._queue(at_limit):
-            self._preempt(w)  # the gates are checked once its own victims are gone
         return self._plan(capacity)
 
     def _queue(self, workloads: Sequence[Workload]) -> FairQueue:
@@ -213,12 +219,15 @@ class _Cycle:
         Returns the workloads left for the ordinary queue.
         """
         waiting_on_victims = any(r.terminating for r in self.running.values())
-        rest: list[Workload] = []
-        for w in valid:
-            nodes = self.snap.nominated.get(w.name)
-            if nodes is None:
-                rest.append(w)
-            elif self._gated(w, []) or self._bind(w, nodes):
+        rest = [w for w in valid if w.name not in self.snap.nominated]
+        # Whole GPUs first: a fraction placed first could take a whole GPU made for another.
+        nominated = sorted(
+            (w for w in valid if w.name in self.snap.nominated),
+            key=lambda w: (-sum(p.gpu.whole for p in w.pods), -self._need(w), w.name),
+        )
+        for w in nominated:
+            nodes = self.snap.nominated[w.name]
+            if self._gated(w, []) or self._bind(w, nodes):
                 continue
             elif waiting_on_victims:
                 self.kept[w.name] = nodes
@@ -249,7 +258,7 @@ class _Cycle:
 
     def _record(self, w: Workload, placed: Placement) -> None:
         self.bindings.extend(Binding(w.name, w.project, a) for a in placed)
-        self.borrowing.leave(w.project, self._need(w))
+        self.borrowing.leave(w, self._need(w))
         for p in w.pods:
             if p.gpu.fraction_milli:
                 self.placer.fractions.discard(p.gpu.fraction_milli)
@@ -262,6 +271,9 @@ class _Cycle:
         placed = None
         if len(prefer) == 1 and prefer[0] in self.ledger.nodes:
             placed = self.placer.place(w, eligible, holder, only_node=prefer[0])
+        elif prefer:  # a gang made room on several nodes: try there first
+            there = frozenset(n for n in prefer if eligible is None or n in eligible)
+            placed = self.placer.place(w, there, holder)
         placed = placed or self.placer.place(w, eligible, holder)
         if placed is None or not self._breached(w):
             return placed
@@ -330,7 +342,7 @@ class _Cycle:
             self.ledger.release(a, Holder(w.project, not w.is_preemptible))
         self.bindings = [x for x in self.bindings if x.workload != w.name]
         self.nominated.pop(w.name, None)
-        self.borrowing.wait(w.project, b.need)
+        self.borrowing.wait(w, b.need)
         return w
 
     def _preempt(self, w: Workload) -> bool:
@@ -359,10 +371,10 @@ class _Cycle:
                 v.workload.name, p, v.assignments, code, f"{verb[:-3]}ed by {w.name}: {why}"
             )
             moved = self.rules.relocated.pop(v.workload.name, None)
-            if moved is not None:
-                self.nominated[v.workload.name] = (p, Found((), moved))
+            if moved is not None:  # where it fits again: placed there first next cycle
+                self.nominated[v.workload.name] = (p, Found((), moved[1]))
         self.nominated[w.name] = (w.project, found)
-        self.borrowing.leave(w.project, self._need(w))
+        self.borrowing.leave(w, self._need(w))
         self.reasons[w.name] = reasons.reclaiming(len(found.victims), ", ".join(owners), verb)
 
     # --------------------------------------------------------------------- results
@@ -390,6 +402,7 @@ class _Cycle:
         allocated = {p: self.ledger.allocated(p) for p in self.tree.projects}
         for project, found in self.nominated.values():
             allocated[project] -= sum(a.gpu_milli for a in found.placement)
+
         summaries = summarize(
             self.tree,
             fair=self.fair,

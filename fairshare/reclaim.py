@@ -14,7 +14,7 @@ share of project p, read on the cycle's ledger, so earlier moves of the cycle co
   also take from any V above its deserved quota, never below it (V keeps ≥ deserved_V).
 - Move: while R stays within its deserved quota and neither rule makes room (the idle GPUs
   are scattered), preemptible pods of anyone may be evicted for re-placement, if every one
-  of them is re-placed at once in idle room elsewhere (and nominated there): nobody's
+  of them is re-placed at once in idle room on other nodes (and nominated there): nobody's
   allocation falls.
 - Preempt: strictly lower-priority preemptible work of R itself, if R's allocation after is
   at most max(before, fair share); a project at its limit may preempt its own work, since
@@ -68,7 +68,11 @@ class Rules:
     policy: Policy
     eligible: Eligible
     spent_milli: int = 0  # evicted this cycle by reclaims and moves
-    relocated: dict[str, tuple[PodAssignment, ...]] = field(default_factory=dict)
+    outranked: Callable[[str, int], bool] = lambda _project, _priority: False
+    contested: Callable[[str], bool] = lambda _project: False
+    # Moved workloads -> (project, where they fit again): held for the rest of the cycle so
+    # nobody takes that room, and nominated there for the next.
+    relocated: dict[str, tuple[str, tuple[PodAssignment, ...]]] = field(default_factory=dict)
 
     def excess(self, project: str) -> int:
         return self.ledger.allocated(project) - self.fair.get(project, 0)
@@ -83,7 +87,11 @@ class Rules:
         return None if budget is None else budget - self.spent_milli
 
     def _within_deserved(self, project: str, need: int) -> bool:
-        return self.ledger.allocated(project) + need <= self._deserved(project)
+        """Within the guaranteed part at the project and at every department above it."""
+        return all(
+            self.ledger.allocated(owner) + need <= self._deserved(owner)
+            for owner in self.ledger.chain(project)
+        )
 
     def _spend(self, found: Found) -> None:
         self.spent_milli += sum(v.gpu_milli for v in found.victims)
@@ -124,7 +132,7 @@ class Rules:
             if gates.breached(self.ledger, self.tree, r, holder.non_preemptible):
                 return False
             guaranteed = any(v.workload.project in floor for v in found.victims)
-            return not guaranteed or self.ledger.allocated(r) <= self._deserved(r)
+            return not guaranteed or self._within_deserved(r, 0)
 
         # Stepwise first: victims taken one at a time, each legal when it is taken, so no
         # victim project is pushed further below than one victim (no cascade of reclaims
@@ -146,20 +154,39 @@ class Rules:
             return None
         live = {p for p, n in self.search.index.live.items() if n}
         holder = Holder(w.project, not w.is_preemptible)
-        placed: dict[str, tuple[PodAssignment, ...]] = {}
+        placed: dict[str, tuple[str, tuple[PodAssignment, ...]]] = {}
 
         def accept(found: Found) -> bool:
             placed.clear()
             if gates.breached(self.ledger, self.tree, w.project, holder.non_preemptible):
                 return False
+            # Away from w's nodes: a pod moved next to w would only be in the way again.
+            taken = {a.node for a in found.placement}
             for v in found.victims:
-                again = self.placer.place(v.workload, self.eligible(v.workload), holder_of(v))
-                if again is None:
+                where = self.eligible(v.workload)
+                away = frozenset(
+                    n for n in self.ledger.nodes if n not in taken and (where is None or n in where)
+                )
+                again = self.placer.place(v.workload, away, holder_of(v))
+                mover = holder_of(v)
+                if again is None or gates.breached(
+                    self.ledger, self.tree, mover.project, mover.non_preemptible
+                ):
                     return False  # a move must not cost anyone its room
-                placed[v.workload.name] = again
+                placed[v.workload.name] = (v.workload.project, again)
             return True
 
-        found = self.search.find(w, self.eligible(w), holder, Ask(live, None, left), accept)
+        def legal(victims: Sequence[RunningWorkload]) -> bool:
+            # A pod its own project would preempt where it is moved to, or one of a project
+            # another would reclaim from, is no pod to move: it would be evicted again.
+            return not any(
+                self.outranked(v.workload.project, v.workload.priority)
+                or self.contested(v.workload.project)
+                for v in victims
+            )
+
+        ask = Ask(live, None, left, legal)
+        found = self.search.find(w, self.eligible(w), holder, ask, accept)
         if found is not None:
             self._spend(found)
             self.relocated.update(placed)
