@@ -368,7 +368,7 @@ class _Cycle:
                 else f"{p} held {g(held)} GPUs, fair share {g(self.fair.get(p, 0))}"
             )
             self.evictions[v.workload.name] = Eviction(
-                v.workload.name, p, v.assignments, code, f"{verb[:-3]}ed by {w.name}: {why}"
+                v.workload.name, p, v.assignments, code, f"{verb[:-3]}ed by {w.name}: {why}", w.name
             )
             moved = self.rules.relocated.pop(v.workload.name, None)
             if moved is not None:  # where it fits again: placed there first next cycle

@@ -261,6 +261,24 @@ class Eviction:
     pods: tuple[PodAssignment, ...]
     reason: ReasonCode
     message: str
+    by: str = ""  # the pending workload it makes room for ("" for a run-time limit)
+
+    @property
+    def kind(self) -> str:
+        """reclaim | preempt | move | run-time-limit, as the result document names it."""
+        return EVICTION_KINDS[self.reason]
+
+    @property
+    def gpu_milli(self) -> int:
+        return sum(a.gpu_milli for a in self.pods)
+
+
+EVICTION_KINDS = {
+    ReasonCode.RECLAIMED: "reclaim",
+    ReasonCode.PREEMPTED: "preempt",
+    ReasonCode.MOVED: "move",
+    ReasonCode.RUN_TIME_LIMIT_EXCEEDED: "run-time-limit",
+}
 
 
 @dataclass(frozen=True)
