@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from fairshare import gates, reasons
 from fairshare.borrowing import Borrow, Borrowing
-from fairshare.division import divide_tree
+from fairshare.division import divide_pools
 from fairshare.eligibility import EligibilityCache
 from fairshare.ledger import WHOLE, Holder, Ledger
 from fairshare.model import (
@@ -79,7 +79,7 @@ class _Cycle:
         valid = self._screen(sorted(self.snap.pending, key=lambda w: w.name))
         capacity = self._capacity()
         self.demand = self._demand(valid)
-        self.fair.update(divide_tree(self.tree, capacity, self.demand))
+        self.fair.update(divide_pools(self.tree, capacity, self.demand, self._confined()))
         for w in valid:
             for p in w.pods:
                 if p.gpu.fraction_milli:
@@ -173,6 +173,22 @@ class _Cycle:
 
     def _need(self, w: Workload) -> int:
         return w.demand_milli(self.max_gpu_memory)
+
+    def _confined(self) -> dict[tuple[str, ...], tuple[int, tuple[str, ...]]]:
+        """Per set of node pools: the GPUs they hold, and the projects confined to them."""
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for name, project in sorted(self.tree.projects.items()):
+            if project.node_pools:
+                groups.setdefault(tuple(sorted(set(project.node_pools))), []).append(name)
+        out = {}
+        for pools, members in groups.items():
+            room = sum(
+                n.gpu_count * WHOLE
+                for n in self.ledger.nodes.values()
+                if n.pool in pools and not n.unschedulable
+            )
+            out[pools] = (room, tuple(members))
+        return out
 
     def _demand(self, valid: Sequence[Workload]) -> dict[str, int]:
         demand = {p: self.ledger.allocated(p) for p in self.tree.projects}
