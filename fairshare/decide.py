@@ -68,6 +68,7 @@ class _Cycle:
             self.ledger, self.placer, self.tree, self.fair, self.search, policy, self._eligible
         )
         self.borrowing = Borrowing(self.rules.excess)
+        self._idle_by_eligible: dict[frozenset[str] | None, int] = {}
         self.rules.outranked = self.borrowing.outranked
         self.rules.contested = lambda p: self.borrowing.rival(p, self.rules.excess(p)) is not None
 
@@ -406,12 +407,16 @@ class _Cycle:
         return reasons.unschedulable(self.ledger, w, self._eligible(w), over)
 
     def _idle(self, w: Workload) -> int:
+        """Idle GPU milli on the nodes w may use; read only once the cycle has decided."""
         eligible = self._eligible(w)
-        return sum(
-            sum(free)
-            for name, free in self.ledger.gpu_free.items()
-            if (eligible is None or name in eligible) and not self.ledger.nodes[name].unschedulable
-        )
+        if eligible not in self._idle_by_eligible:
+            self._idle_by_eligible[eligible] = sum(
+                sum(free)
+                for name, free in self.ledger.gpu_free.items()
+                if (eligible is None or name in eligible)
+                and not self.ledger.nodes[name].unschedulable
+            )
+        return self._idle_by_eligible[eligible]
 
     def _plan(self, capacity: int) -> CyclePlan:
         # Nominated workloads hold room in the ledger but are not bound by this plan.

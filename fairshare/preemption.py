@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import combinations
+from math import comb
 
 from fairshare.ledger import WHOLE, Holder, Ledger
 from fairshare.model import PodAssignment, PodSpec, RunningWorkload, Workload
@@ -36,6 +37,7 @@ from fairshare.victims import VictimIndex
 Placement = tuple[PodAssignment, ...]
 _TOP = "\U0010ffff"  # sorts after every node name
 EXACT_LIMIT = 10  # candidates per node (or per gang) searched exhaustively
+EXACT_NODES = 64  # up to this many nodes, every node that could tie is searched
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,15 @@ def score(victims: Sequence[RunningWorkload]) -> Score:
     """Smaller is preferred: fewest pods, then fewest GPUs, then most recently started."""
     recency = tuple(sorted((-v.started_at, v.workload.name) for v in victims))
     return (sum(len(v.assignments) for v in victims), sum(v.gpu_milli for v in victims), recency)
+
+
+def _milli_on(v: RunningWorkload, node: str, gpu: int) -> int:
+    """What `v` holds on one GPU of a node."""
+    return sum(
+        a.gpu_milli if len(a.gpu_indices) == 1 else WHOLE
+        for a in v.assignments
+        if a.node == node and gpu in a.gpu_indices
+    )
 
 
 Bound = tuple[int, int]  # (pods, GPU milli evicted), compared as a lower bound
@@ -175,9 +186,12 @@ class VictimSearch:
         ok: Callable[[RunningWorkload], bool],
     ) -> Found | None:
         pod = pending.pods[0]
+        # On a large cluster, nodes that can only tie on pods and GPUs are not visited for
+        # recency; the one-victim case is then refined exactly by `_most_recent_lone`.
+        exact = len(self.ledger.nodes) <= EXACT_NODES
         best: tuple[Score, str, list[RunningWorkload]] | None = None
         for floor, bound, node in self._walk(pod, eligible, ask.projects):
-            if best is not None and floor > best[0][:2]:
+            if best is not None and (floor > best[0][:2] or (not exact and floor >= best[0][:2])):
                 break  # no node from here on can need fewer pods or evict less
             if best is not None and bound > best[0][:2]:
                 continue
@@ -187,8 +201,36 @@ class VictimSearch:
                 best = (score(chosen), node, chosen)
         if best is None:
             return None
+        if not exact and best[0][0] == 1:
+            best = self._most_recent_lone(pod, eligible, ask, ok, best)
         placed = self._try(pending, eligible, holder, best[2], best[1])
         return Found(tuple(best[2]), placed) if placed else None
+
+    def _most_recent_lone(
+        self,
+        pod: PodSpec,
+        eligible: frozenset[str] | None,
+        ask: Ask,
+        ok: Callable[[RunningWorkload], bool],
+        best: tuple[Score, str, list[RunningWorkload]],
+    ) -> tuple[Score, str, list[RunningWorkload]]:
+        """Among one-pod victims of the best one's size, the most recently started that
+        alone makes room (victims of a size are indexed most recent first)."""
+        for v in self.index.of_size(best[0][1]):
+            if v is best[2][0]:
+                break
+            node = v.assignments[0].node
+            spec = self.ledger.nodes.get(node)
+            if (
+                ok(v)
+                and spec is not None
+                and not spec.unschedulable
+                and (eligible is None or node in eligible)
+                and self._fits_after(pod, node, [v])
+                and ask.allows([v])
+            ):
+                return score([v]), node, [v]
+        return best
 
     def _walk(
         self, pod: PodSpec, eligible: frozenset[str] | None, projects: Collection[str]
@@ -240,6 +282,9 @@ class VictimSearch:
             return None  # evicting more only frees more: if all do not do, none do
         cap = ask.max_milli
         within = [v for v in victims if cap is None or v.gpu_milli <= cap]
+        by_gpu = self._by_freed_gpus(pod, node, within, ask)
+        if by_gpu is not None:
+            return by_gpu
         head = within[: self.exact_limit]
         best = self._exact_on_node(pod, node, head, ask)
         if len(within) > len(head):
@@ -248,21 +293,67 @@ class VictimSearch:
                 best = greedy
         return best
 
+    def _by_freed_gpus(
+        self, pod: PodSpec, node: str, victims: list[RunningWorkload], ask: Ask
+    ) -> list[RunningWorkload] | None:
+        """The preferred set among those that free just the GPUs the pod needs: for whole
+        GPUs, every holder of some `deficit` GPUs; for a fraction, some holders of one GPU.
+        Any set that makes room contains one of these, so when one of them also leaves
+        enough CPU and memory it is the optimum; None sends the caller to the subset
+        search (CPU or memory is what is short)."""
+        free = self.ledger.gpu_free[node]
+        holders: dict[int, list[RunningWorkload]] = {}
+        held: dict[int, int] = {}
+        for v in victims:
+            for a in v.assignments:
+                if a.node == node:
+                    per_gpu = a.gpu_milli if len(a.gpu_indices) == 1 else WHOLE
+                    for g in a.gpu_indices:
+                        holders.setdefault(g, []).append(v)
+                        held[g] = held.get(g, 0) + per_gpu
+        options: list[list[RunningWorkload]] = []
+        if pod.gpu.is_fractional:
+            need = pod.gpu.milli_on(self.ledger.nodes[node].gpu_memory_mib)
+            for g, hs in holders.items():
+                for k in range(1, len(hs) + 1):
+                    for sub in combinations(hs, k):
+                        if free[g] + sum(_milli_on(v, node, g) for v in sub) >= need:
+                            options.append(list(sub))
+        else:
+            deficit = pod.gpu.whole - sum(1 for f in free if f == WHOLE)
+            freeable = [g for g in holders if free[g] + held[g] == WHOLE]
+            if deficit <= 0 or len(freeable) < deficit or comb(len(freeable), deficit) > 256:
+                return None
+            for chosen in combinations(freeable, deficit):
+                union = {id(v): v for g in chosen for v in holders[g]}
+                options.append(sorted(union.values(), key=lambda v: v.workload.name))
+        for option in sorted(options, key=score):
+            if self._fits_after(pod, node, option) and ask.allows(option):
+                return option
+        return None
+
     def _exact_on_node(
         self, pod: PodSpec, node: str, victims: list[RunningWorkload], ask: Ask
     ) -> list[RunningWorkload] | None:
         best: list[RunningWorkload] | None = None
+        top: Score | None = None
+        size = {id(v): (len(v.assignments), v.gpu_milli) for v in victims}
         for k in range(1, len(victims) + 1):
-            if best is not None and k > score(best)[0]:
+            if top is not None and k > top[0]:
                 break  # every set of k victims has at least k pods
             for subset in combinations(victims, k):
+                if top is not None:  # cheap test on pods and GPUs before the full score
+                    pods = sum(size[id(v)][0] for v in subset)
+                    milli = sum(size[id(v)][1] for v in subset)
+                    if (pods, milli) > top[:2]:
+                        continue
                 chosen = list(subset)
                 if (
-                    (best is None or score(chosen) < score(best))
+                    (top is None or score(chosen) < top)
                     and self._fits_after(pod, node, chosen)
                     and ask.allows(chosen)
                 ):
-                    best = chosen
+                    best, top = chosen, score(chosen)
         return best
 
     def _greedy_on_node(

@@ -51,15 +51,14 @@ class Screen:
         too_big = reasons.too_big_for_every_node(w, largest, total)
         if too_big:
             return reasons.no_matching_node(too_big)
-        return self._beyond_quota(w, eligible)
+        return self._beyond_quota(w)
 
-    def _beyond_quota(self, w: Workload, eligible: frozenset[str] | None) -> PendingReason | None:
+    def _beyond_quota(self, w: Workload) -> PendingReason | None:
         """A workload no limit (or, non-preemptible, no deserved quota) could ever admit."""
-        memory = max(
-            (n.gpu_memory_mib for n in self.nodes.nodes if eligible is None or n.name in eligible),
-            default=0,
-        )
-        need = w.demand_milli(memory)  # the least it can take: sized on the largest GPU
+        memory = 0
+        if any(p.gpu.memory_mib for p in w.pods):  # the least it can take: on the largest GPU
+            memory = self.nodes.largest_gpu_memory(w.constraints, self.pools(w))
+        need = w.demand_milli(memory)
         chain = (w.project, *self.tree.ancestors(w.project))
         for owner in chain:
             node = self.tree.node(owner)

@@ -32,6 +32,8 @@ class VictimIndex:
     # project -> node -> (victims not yet taken there, GPUs they hold there)
     held: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)
+    # one-pod victims by GPU milli, most recently started first (then by name)
+    lone: dict[int, list[RunningWorkload]] = field(default_factory=dict)
 
     @staticmethod
     def build(pool: Sequence[RunningWorkload]) -> VictimIndex:
@@ -51,7 +53,13 @@ class VictimIndex:
                 count, total = index.held.setdefault(project, {}).get(node, (0, 0))
                 index.held[project][node] = (count + 1, total + gpus)
         index.by_narrowest = sorted((m, n) for n, m in index.narrowest.items())
+        for r in sorted(ordered, key=lambda r: (-r.started_at, r.workload.name)):
+            if len(r.assignments) == 1:
+                index.lone.setdefault(r.gpu_milli, []).append(r)
         return index
+
+    def of_size(self, milli: int) -> list[RunningWorkload]:
+        return self.lone.get(milli, [])
 
     def available(self, r: RunningWorkload) -> bool:
         return r.workload.name not in self.gone
