@@ -13,11 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
+from fairshare import capacity as room
 from fairshare import gates, reasons
 from fairshare.borrowing import Borrow, Borrowing
 from fairshare.division import divide_pools
 from fairshare.eligibility import EligibilityCache
-from fairshare.ledger import WHOLE, Holder, Ledger
+from fairshare.ledger import Holder, Ledger
 from fairshare.model import (
     Binding,
     CyclePlan,
@@ -56,7 +57,6 @@ class _Cycle:
         self.screen = Screen(self.tree, EligibilityCache(list(self.ledger.nodes.values())))
         self.running = {r.workload.name: r for r in snapshot.running}
         self.project_of = {w.name: w.project for w in snapshot.pending}
-        self.max_gpu_memory = max((n.gpu_memory_mib for n in snapshot.nodes), default=0)
         self.fair: dict[str, int] = {}
         self.demand: dict[str, int] = {}
         self.bindings: list[Binding] = []
@@ -78,15 +78,12 @@ class _Cycle:
         self._hold_existing()
         self._enforce_run_time_limits()
         valid = self._screen(sorted(self.snap.pending, key=lambda w: w.name))
-        capacity = self._capacity()
-        self.demand = self._demand(valid)
-        self.fair.update(divide_pools(self.tree, capacity, self.demand, self._confined()))
+        capacity = self._divide(valid)
         for w in valid:
+            self.borrowing.wait(w, self._need(w))
             for p in w.pods:
                 if p.gpu.fraction_milli:
                     self.placer.fractions.add(p.gpu.fraction_milli)
-        for w in valid:
-            self.borrowing.wait(w, self._need(w))
         unplaced, deferred, at_limit = self._allocate(valid)
         self.search.index = VictimIndex.build(self._victim_pool())
         for w in self._queue(at_limit):
@@ -106,6 +103,15 @@ class _Cycle:
         for w in left:
             self.reasons.setdefault(w.name, self._explain(w))
         return self._plan(capacity)
+
+    def _divide(self, valid: Sequence[Workload]) -> int:
+        """Fair shares for this cycle (DESIGN §1.1); returns the capacity divided."""
+        capacity = room.capacity(self.ledger, self.snap.foreign)
+        need = {w.name: self._need(w) for w in valid}
+        self.demand = room.demand(self.ledger, self.tree, valid, need)
+        confined = room.confined(self.ledger, self.tree)
+        self.fair.update(divide_pools(self.tree, capacity, self.demand, confined))
+        return capacity
 
     def _queue(self, workloads: Sequence[Workload]) -> FairQueue:
         return FairQueue(workloads, self.fair, self.ledger.allocated)
@@ -159,54 +165,12 @@ class _Cycle:
                 self.reasons[w.name] = reason
         return valid
 
-    def _capacity(self) -> int:
-        """GPUs to divide: schedulable nodes, plus what pods still hold on cordoned ones."""
-        total = 0
-        for n in self.ledger.nodes.values():
-            held = sum(WHOLE - free for free in self.ledger.gpu_free[n.name])
-            total += held if n.unschedulable else n.gpu_count * WHOLE
-        foreign = sum(
-            u.gpus * WHOLE
-            for u in self.snap.foreign
-            if u.node in self.ledger.nodes and not self.ledger.nodes[u.node].unschedulable
-        )
-        return max(total - foreign, 0)
-
     def _need(self, w: Workload) -> int:
-        return w.demand_milli(self.max_gpu_memory)
-
-    def _confined(self) -> dict[tuple[str, ...], tuple[int, tuple[str, ...]]]:
-        """Per set of node pools: the GPUs they hold, and the projects confined to them."""
-        groups: dict[tuple[str, ...], list[str]] = {}
-        for name, project in sorted(self.tree.projects.items()):
-            if project.node_pools:
-                groups.setdefault(tuple(sorted(set(project.node_pools))), []).append(name)
-        out = {}
-        for pools, members in groups.items():
-            room = sum(
-                n.gpu_count * WHOLE
-                for n in self.ledger.nodes.values()
-                if n.pool in pools and not n.unschedulable
-            )
-            out[pools] = (room, tuple(members))
-        return out
-
-    def _demand(self, valid: Sequence[Workload]) -> dict[str, int]:
-        demand = {p: self.ledger.allocated(p) for p in self.tree.projects}
-        for w in valid:
-            demand[w.project] += self._need(w)
-        # A project confined to some node pools can never use more than those pools hold,
-        # so its share must not be sized (and others' shrunk) beyond that.
-        for name, project in self.tree.projects.items():
-            if project.node_pools:
-                pools = set(project.node_pools)
-                room = sum(
-                    n.gpu_count * WHOLE
-                    for n in self.ledger.nodes.values()
-                    if n.pool in pools and not n.unschedulable
-                )
-                demand[name] = min(demand[name], room)
-        return demand
+        """The least w can take: a memory request sized on the largest GPU it may use."""
+        if not any(p.gpu.memory_mib for p in w.pods):
+            return w.demand_milli(0)
+        pools = self.screen.pools(w)
+        return w.demand_milli(self.screen.nodes.largest_gpu_memory(w.constraints, pools))
 
     # ------------------------------------------------------------------ allocation
 
@@ -390,6 +354,8 @@ class _Cycle:
             moved = self.rules.relocated.pop(v.workload.name, None)
             if moved is not None:  # where it fits again: placed there first next cycle
                 self.nominated[v.workload.name] = (p, Found((), moved[1]))
+            else:  # it waits from the next cycle on: a borrow it could undo is no borrow
+                self.borrowing.wait(v.workload, v.gpu_milli)
         self.nominated[w.name] = (w.project, found)
         self.borrowing.leave(w, self._need(w))
         self.reasons[w.name] = reasons.reclaiming(len(found.victims), ", ".join(owners), verb)

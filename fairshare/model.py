@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 from fairshare.quota_tree import Project, QuotaTree
 from fairshare.resources import MILLI_PER_GPU
@@ -213,7 +214,7 @@ class RunningWorkload:
     started_at: int  # seconds
     terminating: bool = False  # evicted or deleted, still holding its resources
 
-    @property
+    @cached_property
     def gpu_milli(self) -> int:
         return sum(a.gpu_milli for a in self.assignments)
 

@@ -128,9 +128,22 @@ class Rules:
                     return False
             return True
 
-        def accept(found: Found) -> bool:
+        before = {p: self.excess(p) for p in over}
+
+        def accept(found: Found, stepwise: bool) -> bool:
             if gates.breached(self.ledger, self.tree, r, holder.non_preemptible):
                 return False
+            # The ledger shows the move made: R's excess as placed (a memory request may
+            # have landed on a smaller GPU than `need` assumed) must still be below.
+            actual = max(self.excess(r), 0)
+            freed: dict[str, list[int]] = {}
+            for v in found.victims:
+                freed.setdefault(v.workload.project, []).append(v.gpu_milli)
+            for p, sizes in freed.items():
+                if p in before and before[p] <= actual:
+                    return False
+                if p in before and stepwise and sum(sizes) - max(sizes) >= before[p] - actual:
+                    return False
             guaranteed = any(v.workload.project in floor for v in found.victims)
             return not guaranteed or self._within_deserved(r, 0)
 
@@ -139,7 +152,8 @@ class Rules:
         # back); only a workload that cannot fit so may overshoot, within DESIGN's rule.
         for stepwise in (True, False):
             ask = Ask(over | set(floor), None, left, partial(legal, stepwise=stepwise))
-            found = self.search.find(w, self.eligible(w), holder, ask, accept)
+            check = partial(accept, stepwise=stepwise)
+            found = self.search.find(w, self.eligible(w), holder, ask, check)
             if found is not None:
                 self._spend(found)
                 return found
