@@ -315,18 +315,32 @@ class VictimSearch:
         if pod.gpu.is_fractional:
             need = pod.gpu.milli_on(self.ledger.nodes[node].gpu_memory_mib)
             for g, hs in holders.items():
-                for k in range(1, len(hs) + 1):
-                    for sub in combinations(hs, k):
-                        if free[g] + sum(_milli_on(v, node, g) for v in sub) >= need:
-                            options.append(list(sub))
+                for k in range(1, len(hs) + 1):  # more holders of the GPU: only worse
+                    fits = [
+                        list(sub)
+                        for sub in combinations(hs, k)
+                        if free[g] + sum(_milli_on(v, node, g) for v in sub) >= need
+                    ]
+                    if fits:
+                        options.extend(fits)
+                        break
         else:
             deficit = pod.gpu.whole - sum(1 for f in free if f == WHOLE)
             freeable = [g for g in holders if free[g] + held[g] == WHOLE]
             if deficit <= 0 or len(freeable) < deficit or comb(len(freeable), deficit) > 256:
                 return None
+            seen: set[frozenset[int]] = set()
             for chosen in combinations(freeable, deficit):
                 union = {id(v): v for g in chosen for v in holders[g]}
-                options.append(sorted(union.values(), key=lambda v: v.workload.name))
+                if (ids := frozenset(union)) not in seen:
+                    seen.add(ids)
+                    options.append(list(union.values()))
+        return self._first_that_fits(pod, node, options, ask)
+
+    def _first_that_fits(
+        self, pod: PodSpec, node: str, options: list[list[RunningWorkload]], ask: Ask
+    ) -> list[RunningWorkload] | None:
+        """The preferred option that really fits (CPU and memory too) and is allowed."""
         for option in sorted(options, key=score):
             if self._fits_after(pod, node, option) and ask.allows(option):
                 return option

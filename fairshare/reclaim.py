@@ -47,7 +47,9 @@ DESIGN's rule permits (victims bigger than the room needed, V pushed below R), w
 reclaim back may answer: the cycle property tests check on random worlds (fractions,
 gangs, GPU-memory requests on mixed GPUs, pools, departments, limits, priorities) that
 the cluster settles within a bounded number of cycles and that no workload is reclaimed
-or moved more than twice; on 5,000 seeded worlds none was evicted twice.
+or moved more than twice. On 5,000 seeded worlds every one settled and one workload was
+evicted twice, by two preemptions inside its project (a lower-priority pod started while a
+higher-priority one of its project waited for a block it later made).
 """
 
 from __future__ import annotations
