@@ -12,6 +12,7 @@ import typer
 from api import cli as api_cli
 from simulations import cli as sim_cli
 from simulations.bench import register_bench
+from simulations.experiments import cli as experiments_cli
 
 
 def build_app() -> typer.Typer:
@@ -26,6 +27,7 @@ def build_app() -> typer.Typer:
     sim_cli.register(app, bench)
     api_cli.register(app, bench)
     register_bench(bench)
+    experiments_cli.register(app)
     app.add_typer(bench, name="bench")
     return app
 
