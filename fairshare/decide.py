@@ -16,6 +16,7 @@ from dataclasses import replace
 from fairshare import reasons
 from fairshare.division import divide_tree
 from fairshare.eligibility import EligibilityCache
+from fairshare.fragmentation import ShapeMix
 from fairshare.ledger import WHOLE, Holder, Ledger
 from fairshare.model import (
     Binding,
@@ -77,6 +78,7 @@ class _Cycle:
             for p in w.pods:
                 if p.gpu.fraction_milli:
                     self.placer.fractions.add(p.gpu.fraction_milli)
+        self.placer.use_mix(ShapeMix.of([*(r.workload for r in self.snap.running), *valid]))
         unplaced = self._allocate(valid)
         self.search.index = VictimIndex.build(self._victim_pool())
         left = [w for w in self._queue(unplaced) if not self._make_room(w)]

@@ -15,6 +15,7 @@ pod does not fit. It must not decide who may be placed (decide.py) nor evict (pr
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -197,8 +198,11 @@ class Placer:
         self.fractions.add(f)
         meter = self._frag()
         if meter is not None:
-            spots = self._fraction_spots(f, keep, pod, eligible, only_node)
-            spot = self._least_growth(meter, spots, pod)
+            spot = None
+            for band in self._fraction_bands(f, keep, pod, eligible, only_node):
+                spot = self._least_growth(meter, band, pod)
+                if spot is not None:
+                    break
             if spot is None:
                 return None
             node, level = spot
@@ -214,30 +218,42 @@ class Placer:
             return None
         return self._assignment(pod, shared[0], shared[1], f)
 
-    def _fraction_spots(
+    def _fraction_bands(
         self,
         f: int,
         keep: int,
         pod: PodSpec,
         eligible: frozenset[str] | None,
         only_node: str | None,
-    ) -> Iterator[tuple[str, int]]:
-        """Every GPU the fraction fits, as (node, its free milli), in the bin-packing
-        preference order (the tie-break)."""
+    ) -> Iterator[Iterator[tuple[str, int]]]:
+        """The GPUs the fraction fits, as (node, the GPU's free milli), band by band: exact
+        fits; then shared GPUs leaving room for a pending fraction and fresh GPUs, one band
+        (the fragment decides); then shared GPUs leaving a sliver no pending fraction fits."""
         fresh_ok = WHOLE - f >= keep
-        stranding = (f + 1, min(f + keep - 1, WHOLE - 1))  # leaves a sliver no pending fits
-        bands = [(f, f), (f + keep, WHOLE - 1)] + ([] if fresh_ok else [stranding])
-        for low, high in bands:
-            for node, gpu in self._shared_rows(low, high, only_node):
-                if self._fits_host(node, pod, eligible):
-                    yield node, self.ledger.gpu_free[node][gpu]
+        stranding = (f + 1, min(f + keep - 1, WHOLE - 1))
+        yield self._shared_spots(f, f, pod, eligible, only_node)
+        roomy = self._shared_spots(f + keep, WHOLE - 1, pod, eligible, only_node)
+        if fresh_ok:
+            roomy = itertools.chain(roomy, self._fresh_spots(pod, eligible, only_node))
+        yield roomy
+        yield self._shared_spots(*stranding, pod, eligible, only_node)
+        if not fresh_ok:
+            yield self._fresh_spots(pod, eligible, only_node)
+
+    def _shared_spots(
+        self, low: int, high: int, pod: PodSpec, eligible: frozenset[str] | None,
+        only_node: str | None,
+    ) -> Iterator[tuple[str, int]]:
+        for node, gpu in self._shared_rows(low, high, only_node):
+            if self._fits_host(node, pod, eligible):
+                yield node, self.ledger.gpu_free[node][gpu]
+
+    def _fresh_spots(
+        self, pod: PodSpec, eligible: frozenset[str] | None, only_node: str | None
+    ) -> Iterator[tuple[str, int]]:
         for node in self._nodes_with_idle(1, only_node):
             if self._fits_host(node, pod, eligible):
                 yield node, WHOLE
-        if fresh_ok:
-            for node, gpu in self._shared_rows(*stranding, only_node):
-                if self._fits_host(node, pod, eligible):
-                    yield node, self.ledger.gpu_free[node][gpu]
 
     def _shared_rows(self, low: int, high: int, only_node: str | None) -> Iterator[tuple[str, int]]:
         if only_node is not None:

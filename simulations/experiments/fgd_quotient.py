@@ -5,7 +5,7 @@ Owns the bridge from the replay's pods to `fairshare.placement.Placer`, the obje
 `Ledger` of fairshare `Node`s, each pod a one-pod `Workload` whose `gpu_spec` becomes the
 set of nodes it may use, and the pod-shape mix the placer measures fragmentation against:
 the pods that have arrived so far (what a live cycle sees as running and pending),
-refreshed at 1, 2, 4, ... arrivals and then every 1,024. It must not score nodes itself.
+refreshed every 64 arrivals up to 1,024 and every 1,024 after. It must not score nodes itself.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from simulations.experiments.openb import MILLI, TraceNode
 
 MIB = 1 << 20
 PROJECT = "trace"
-REFRESH_EVERY = 1024
+REFRESH_EARLY, REFRESH_EVERY = 64, 1024
 
 
 def _node(n: TraceNode) -> Node:
@@ -72,7 +72,7 @@ class QuotientPolicy:
         self.arrived.add(PodShape.of(pod))
         self.count += 1
         c = self.count
-        if c & (c - 1) == 0 or c % REFRESH_EVERY == 0:
+        if c % (REFRESH_EARLY if c <= REFRESH_EVERY else REFRESH_EVERY) == 0:
             snapshot = ShapeMix()
             for shape, n in self.arrived.counts.items():
                 snapshot.add(shape, n)
