@@ -279,6 +279,8 @@ class _Cycle:
         budget = self.policy.max_reclaim_milli_per_cycle
         if budget is not None and self.reclaimed_milli >= budget:
             return False  # this cycle's disruption budget is spent
+        if self.policy.reclaim_to == "deserved" and self._beyond_deserved(w):
+            return False
         after = max(self._excess(w.project) + self._need(w), 0)
         over = {
             p: e
@@ -304,6 +306,11 @@ class _Cycle:
                 self._nominate(w, found, ReasonCode.RECLAIMED, "reclaiming")
                 return True
         return False
+
+    def _beyond_deserved(self, w: Workload) -> bool:
+        project = self.tree.projects.get(w.project)
+        deserved = project.deserved_milli if project is not None else 0
+        return self.ledger.allocated(w.project) + self._need(w) > deserved
 
     def _within_budget(self, found: Found) -> bool:
         budget = self.policy.max_reclaim_milli_per_cycle

@@ -24,10 +24,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from simulations.experiments.fairness import MODES, Setup, run_mode
+from simulations.experiments.fairness_report import summary_table, write_fairness
 from simulations.experiments.fgd_compare import compare, load_authors, load_results
 from simulations.experiments.fgd_replay import POLICIES, TUNE, RunResult, replay
 from simulations.experiments.fgd_report import speed_summary, write_results
 from simulations.experiments.openb import TraceNode, TracePod, load_nodes, load_pods
+from simulations.experiments.philly import load_jobs, load_vcs
 from simulations.experiments.tables import TraceError
 
 EXIT_OUT_OF_TOLERANCE = 1
@@ -164,9 +167,48 @@ def fgd_compare_command(
         raise typer.Exit(EXIT_OUT_OF_TOLERANCE)
 
 
+def fairness_command(
+    jobs: Annotated[Path, typer.Option("--jobs", help="philly_pollux_jobs.csv")],
+    vcs: Annotated[Path, typer.Option("--vcs", help="philly_vc_node_num.csv")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder")],
+    nodes: Annotated[int, typer.Option(help="Cluster size in nodes")] = 352,
+    gpus_per_node: Annotated[int, typer.Option(help="GPUs per node")] = 8,
+    load: Annotated[float, typer.Option(help="Arrivals sped up by this factor")] = 1.0,
+    limit: Annotated[int, typer.Option(help="Replay the first N jobs (0 = all)")] = 0,
+    mode: Annotated[
+        list[str] | None, typer.Option(help="fair, deserved, none (repeatable; default all)")
+    ] = None,
+) -> None:
+    """Replay Philly's jobs with each VC as a project under three reclaim modes."""
+    mode = mode or list(MODES)
+    unknown = [m for m in mode if m not in MODES]
+    if unknown:
+        raise _fail(f"--mode: unknown {unknown[0]!r}; choose from {', '.join(MODES)}")
+    if nodes < 1 or gpus_per_node < 1 or not load > 0 or limit < 0:
+        raise _fail("--nodes, --gpus-per-node and --load must be positive, --limit >= 0")
+    try:
+        job_list, vc_nodes = load_jobs(jobs), load_vcs(vcs)
+    except TraceError as e:
+        raise _fail(str(e)) from None
+    chosen = job_list[:limit] if limit else job_list
+    setup = Setup(nodes, gpus_per_node, load)
+    err = Console(stderr=True)
+    results = []
+    with _bar(err) as bar:
+        task = bar.add_task("fairness: modes", total=len(mode))
+        for m in mode:
+            results.append(run_mode(chosen, vc_nodes, setup, m))
+            bar.advance(task)
+    console = Console()
+    for written in write_fairness(results, out):
+        console.print(f"wrote {written}", highlight=False)
+    console.print(summary_table(results))
+
+
 def register(app: typer.Typer) -> None:
     """Add the `experiment` group to the root app."""
     group = typer.Typer(help="Trace-driven studies (FGD packing, fairness).", no_args_is_help=True)
     group.command("fgd")(fgd_command)
     group.command("fgd-compare")(fgd_compare_command)
+    group.command("fairness")(fairness_command)
     app.add_typer(group, name="experiment")
