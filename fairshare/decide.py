@@ -78,7 +78,8 @@ class _Cycle:
             for p in w.pods:
                 if p.gpu.fraction_milli:
                     self.placer.fractions.add(p.gpu.fraction_milli)
-        self.placer.use_mix(ShapeMix.of([*(r.workload for r in self.snap.running), *valid]))
+        mix = ShapeMix.of([*(r.workload for r in self.snap.running), *valid])
+        self.placer.use_mix(mix, pending_pods=sum(len(w.pods) for w in valid))
         unplaced = self._allocate(valid)
         self.search.index = VictimIndex.build(self._victim_pool())
         left = [w for w in self._queue(unplaced) if not self._make_room(w)]

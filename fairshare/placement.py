@@ -27,10 +27,12 @@ from fairshare.ledger import WHOLE, Holder, Ledger
 from fairshare.model import PodAssignment, PodSpec, Workload
 
 _TOP = "\U0010ffff"  # sorts after every node name
-# Spots scored per pod, in tie-break (bin-packing) order: the fragment is weighed among the
-# fullest nodes that fit, which keeps a cycle of thousands of placements on thousands of
-# nodes within its budget (`quotient bench cycle`).
-SCAN_LIMIT = 64
+# Spots a cycle may score, spread over its pending pods, in tie-break (bin-packing) order:
+# a cycle with a few pending pods weighs the whole cluster for each; one with thousands
+# weighs at least the fullest SCAN_FLOOR spots per pod, which keeps a cycle of thousands
+# of placements on thousands of nodes within its budget (`quotient bench cycle`).
+SCAN_BUDGET = 200_000
+SCAN_FLOOR = 64
 
 
 @dataclass
@@ -62,13 +64,15 @@ class Placer:
     policy: str = "binpack"
     fractions: PendingFractions = field(default_factory=PendingFractions)
     mix: ShapeMix = field(default_factory=ShapeMix)
+    scan_limit: int = SCAN_BUDGET
     _meter: FragmentMeter | None = field(default=None, init=False, repr=False)
     _growth: dict[tuple[object, ...], int] = field(default_factory=dict, init=False, repr=False)
 
-    def use_mix(self, mix: ShapeMix) -> None:
-        """Measure fragmentation against this mix from now on."""
+    def use_mix(self, mix: ShapeMix, pending_pods: int = 1) -> None:
+        """Measure fragmentation against this mix from now on, for this many pending pods."""
         self.mix = mix
         self._meter = None
+        self.scan_limit = max(SCAN_FLOOR, SCAN_BUDGET // max(pending_pods, 1))
 
     def _frag(self) -> FragmentMeter | None:
         if self.policy == "spread":
@@ -109,7 +113,7 @@ class Placer:
         best: tuple[str, int] | None = None
         best_level = -1
         seen: set[tuple[str, int]] = set()
-        for spot in itertools.islice(spots, SCAN_LIMIT):
+        for spot in itertools.islice(spots, self.scan_limit):
             if spot in seen:
                 continue  # another GPU at the same level of the same node: the same result
             seen.add(spot)
