@@ -5,9 +5,11 @@ Owns the shape mix (pod shapes of the workloads a cycle sees, running and pendin
 the most frequent ones covering 95% of pods are the ones that count, as the FGD paper does)
 and a node's fragment: for each shape, weighted by its count, the idle GPU milli on the node
 that shape could not use: all of it when the shape does not fit the node (too few GPUs with
-room, too little free CPU or memory), else the idle milli on GPUs too small for one of its
-GPUs. Placement picks the spot that grows the fragment least (placement.py). Integers only;
-memoised by node state. It must not choose nodes nor touch the ledger.
+room, too little free CPU or memory) or asks no GPU (a CPU-only pod never uses idle GPU; as
+the paper counts it, which also sets the scale FGD's score levels are read at), else the
+idle milli on GPUs too small for one of its GPUs. Placement picks the spot that grows the
+fragment least (placement.py). Integers only; memoised by node state. It must not choose
+nodes nor touch the ledger.
 """
 
 from __future__ import annotations
@@ -64,14 +66,15 @@ class PodShape:
 
 @dataclass
 class ShapeMix:
-    """Counted pod shapes; `popular()` is what fragmentation is measured against."""
+    """Counted pod shapes, CPU-only ones too; `popular()` is what fragmentation is measured
+    against."""
 
     counts: Counter[PodShape] = field(default_factory=Counter)
     version: int = 0  # bumped by every change, so a meter knows when it is stale
     _popular: tuple[tuple[PodShape, int], ...] | None = None
 
     def add(self, shape: PodShape | None, count: int = 1) -> None:
-        if shape is not None and shape.asks_gpu and count > 0:
+        if shape is not None and count > 0:
             self.counts[shape] += count
             self.version += 1
             self._popular = None
@@ -133,8 +136,8 @@ class FragmentMeter:
         partial = idle - whole * WHOLE
         total = 0
         for s, weight in self.shapes:
-            if s.cpu_milli > cpu_free or s.memory_bytes > mem_free:
-                total += weight * idle
+            if not s.asks_gpu or s.cpu_milli > cpu_free or s.memory_bytes > mem_free:
+                total += weight * idle  # CPU-only pods never use idle GPU: all fragment
             elif s.gpus:
                 total += weight * (partial if whole >= s.gpus else idle)
             else:
