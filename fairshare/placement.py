@@ -1,16 +1,17 @@
 """Placement: which node, and which GPUs on it, a pod takes.
 
 Owns the placement policies behind one interface. `binpack` (the default) is
-fragmentation-aware: among every node and GPU the pod fits (GPUs, CPU, memory), it takes
+fragmentation-aware: among the nodes and GPUs the pod fits (GPUs, CPU, memory), it takes
 the one whose node fragment under the cycle's pod-shape mix grows least (the FGD measure of
-fragmentation.py: idle GPU that the popular shapes could no longer use, counting shapes a
-node lacks CPU or memory for), ties going to bin-packing: for whole GPUs the node with the
-fewest idle GPUs that still fits; for fractions an exact fit, then the tightest shared GPU
-whose leftover some pending fraction still fits, then a fresh GPU, and only then a stranding
-fit. With no shape known (an empty mix) that is plain bin-packing. `spread` takes the node
-with the most idle GPUs. Scores are memoised by node state within the placer's life (one
-cycle). A gang is placed pod by pod under a ledger checkpoint and rolled back whole if any
-pod does not fit. It must not decide who may be placed (decide.py) nor evict (preemption.py).
+fragmentation.py, compared at FGD's score levels), ties going to bin-packing: for whole
+GPUs the node with the fewest idle GPUs that still fits; for fractions an exact fit first,
+then shared GPUs leaving room for a pending fraction and fresh GPUs (the fragment decides),
+and a sliver-leaving fit last. A mix of under 32 pods is not a sample: plain bin-packing
+decides. A cycle scores a bounded number of spots (SCAN_BUDGET over its pending pods, at
+least SCAN_FLOOR per pod, in tie-break order). `spread` takes the node with the most idle
+GPUs. Scores are memoised by node state within the placer's life (one cycle). A gang is
+placed pod by pod under a ledger checkpoint and rolled back whole if any pod does not fit.
+It must not decide who may be placed (decide.py) nor evict (preemption.py).
 """
 
 from __future__ import annotations
