@@ -18,6 +18,7 @@ from fairshare import gates, reasons
 from fairshare.borrowing import Borrow, Borrowing
 from fairshare.division import divide_pools
 from fairshare.eligibility import EligibilityCache
+from fairshare.fragmentation import ShapeMix
 from fairshare.ledger import Holder, Ledger
 from fairshare.model import (
     Binding,
@@ -84,6 +85,8 @@ class _Cycle:
             for p in w.pods:
                 if p.gpu.fraction_milli:
                     self.placer.fractions.add(p.gpu.fraction_milli)
+        mix = ShapeMix.of([*(r.workload for r in self.snap.running), *valid])
+        self.placer.use_mix(mix, pending_pods=sum(len(w.pods) for w in valid))
         unplaced, deferred, at_limit = self._allocate(valid)
         self.search.index = VictimIndex.build(self._victim_pool())
         for w in self._queue(at_limit):
@@ -309,6 +312,8 @@ class _Cycle:
                 (self.rules.reclaim, ReasonCode.RECLAIMED),
                 (self.rules.move, ReasonCode.MOVED),
             ):
+                if code == ReasonCode.RECLAIMED and self._reclaims_only_to_deserved(w):
+                    continue  # KAI's behaviour, kept for comparison: no reclaim past deserved
                 found = rule(w, need)
                 if found is not None:
                     verb = "reclaiming" if code == ReasonCode.RECLAIMED else "moving"
@@ -325,6 +330,14 @@ class _Cycle:
         self.nominated.pop(w.name, None)
         self.borrowing.wait(w, b.need)
         return w
+
+    def _reclaims_only_to_deserved(self, w: Workload) -> bool:
+        """Under reclaim_to=deserved, whether w would take its project past deserved."""
+        if self.policy.reclaim_to != "deserved":
+            return False
+        project = self.tree.projects.get(w.project)
+        deserved = project.deserved_milli if project is not None else 0
+        return self.ledger.allocated(w.project) + self._need(w) > deserved
 
     def _preempt(self, w: Workload) -> bool:
         found = self.rules.preempt(w) if self.policy.preempt else None

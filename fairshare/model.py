@@ -227,6 +227,9 @@ class Policy:
     min_runtime_seconds: int = 0  # a running workload younger than this is never a victim
     placement: str = "binpack"  # binpack | spread
     reclaim: bool = True
+    # "fair_share": reclaim goes on until shares are fair (DESIGN §1.2 step 4);
+    # "deserved": a project reclaims only up to its deserved quota (what KAI users observe).
+    reclaim_to: str = "fair_share"
     preempt: bool = True
 
 

@@ -1,27 +1,39 @@
 """Placement: which node, and which GPUs on it, a pod takes.
 
-Owns the placement policies behind one interface. Whole-GPU pods take idle whole GPUs on
-one node: `binpack` picks the node with the fewest idle GPUs that still fits, `spread` the
-most. Fractional pods share one GPU and are fragmentation-aware (the FGD habit): they look
-at the fractions still pending and avoid leaving a sliver no pending fraction can use, so
-the preference is an exact fit, then the tightest shared GPU whose leftover some pending
-fraction still fits, then a fresh GPU, and only then a stranding fit. A gang is placed pod by
-pod under a ledger checkpoint and rolled back whole if any pod does not fit. It must not
-decide who may be placed (decide.py) nor evict (preemption.py).
+Owns the placement policies behind one interface. `binpack` (the default) is
+fragmentation-aware: among the nodes and GPUs the pod fits (GPUs, CPU, memory), it takes
+the one whose node fragment under the cycle's pod-shape mix grows least (the FGD measure of
+fragmentation.py, compared at FGD's score levels), ties going to bin-packing: for whole
+GPUs the node with the fewest idle GPUs that still fits; for fractions an exact fit first,
+then shared GPUs leaving room for a pending fraction and fresh GPUs (the fragment decides),
+and a sliver-leaving fit last. A mix of under 32 pods is not a sample: plain bin-packing
+decides. A cycle scores a bounded number of spots (SCAN_BUDGET over its pending pods, at
+least SCAN_FLOOR per pod, in tie-break order). `spread` takes the node with the most idle
+GPUs. Scores are memoised by node state within the placer's life (one cycle). A gang is
+placed pod by pod under a ledger checkpoint and rolled back whole if any pod does not fit.
+It must not decide who may be placed (decide.py) nor evict (preemption.py).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from sortedcontainers import SortedList
 
+from fairshare.fragmentation import FragmentMeter, ShapeMix, growth_level
 from fairshare.ledger import WHOLE, Holder, Ledger
 from fairshare.model import PodAssignment, PodSpec, Workload
 
 _TOP = "\U0010ffff"  # sorts after every node name
+# Spots a cycle may score, spread over its pending pods, in tie-break (bin-packing) order:
+# a cycle with a few pending pods weighs the whole cluster for each; one with thousands
+# weighs at least the fullest SCAN_FLOOR spots per pod, which keeps a cycle of thousands
+# of placements on thousands of nodes within its budget (`quotient bench cycle`).
+SCAN_BUDGET = 200_000
+SCAN_FLOOR = 64
 
 
 @dataclass
@@ -52,6 +64,64 @@ class Placer:
     ledger: Ledger
     policy: str = "binpack"
     fractions: PendingFractions = field(default_factory=PendingFractions)
+    mix: ShapeMix = field(default_factory=ShapeMix)
+    scan_limit: int = SCAN_BUDGET
+    _meter: FragmentMeter | None = field(default=None, init=False, repr=False)
+    _growth: dict[tuple[object, ...], int] = field(default_factory=dict, init=False, repr=False)
+
+    def use_mix(self, mix: ShapeMix, pending_pods: int = 1) -> None:
+        """Measure fragmentation against this mix from now on, for this many pending pods."""
+        self.mix = mix
+        self._meter = None
+        self.scan_limit = max(SCAN_FLOOR, SCAN_BUDGET // max(pending_pods, 1))
+
+    def _frag(self) -> FragmentMeter | None:
+        if self.policy == "spread":
+            return None
+        if self._meter is None or self._meter.version != self.mix.version:
+            self._meter = FragmentMeter(self.mix)
+            self._growth.clear()
+        return self._meter if self._meter.active else None
+
+    def _level_of(self, meter: FragmentMeter, node: str, pod: PodSpec, level: int) -> int:
+        """FGD's level (higher is better) of the node's fragment growth if the pod takes its
+        GPUs there. `level`: the free milli of the GPU a fraction takes; WHOLE for whole GPUs
+        (any idle ones: the fragment does not depend on which)."""
+        free = self.ledger.gpu_free[node]
+        cpu, mem = self.ledger.cpu_free[node], self.ledger.mem_free[node]
+        key = (tuple(free), cpu, mem, level, pod.gpu.whole, pod.gpu.fraction_milli,
+               pod.cpu_milli, pod.memory_bytes)
+        found = self._growth.get(key)
+        if found is None:
+            after = list(free)
+            if pod.gpu.fraction_milli:
+                after[after.index(level)] -= pod.gpu.fraction_milli
+            else:
+                for _ in range(pod.gpu.whole):
+                    after[after.index(WHOLE)] = 0
+            before = meter.fragment(free, cpu, mem)
+            growth = meter.fragment(after, cpu - pod.cpu_milli, mem - pod.memory_bytes) - before
+            found = growth_level(growth, meter.total_weight)
+            self._growth[key] = found
+        return found
+
+    def _least_growth(
+        self, meter: FragmentMeter, spots: Iterator[tuple[str, int]], pod: PodSpec
+    ) -> tuple[str, int] | None:
+        """The first spot (they come in tie-break order) whose fragment grows least, growths
+        compared at FGD's level; a spot is (node, free milli of the GPU a fraction takes, or
+        WHOLE)."""
+        best: tuple[str, int] | None = None
+        best_level = -1
+        seen: set[tuple[str, int]] = set()
+        for spot in itertools.islice(spots, self.scan_limit):
+            if spot in seen:
+                continue  # another GPU at the same level of the same node: the same result
+            seen.add(spot)
+            level = self._level_of(meter, spot[0], pod, spot[1])
+            if level > best_level:
+                best, best_level = spot, level
+        return best
 
     def place(
         self,
@@ -99,17 +169,25 @@ class Placer:
         for _, node in rows:
             yield node
 
+    def _whole_spots(
+        self, pod: PodSpec, eligible: frozenset[str] | None, only_node: str | None
+    ) -> Iterator[tuple[str, int]]:
+        for node in self._nodes_with_idle(pod.gpu.whole, only_node):
+            if self._fits_host(node, pod, eligible):
+                yield node, WHOLE
+
     def _place_whole(
         self, pod: PodSpec, eligible: frozenset[str] | None, only_node: str | None
     ) -> PodAssignment | None:
         n = pod.gpu.whole
-        for node in self._nodes_with_idle(n, only_node):
-            if self._fits_host(node, pod, eligible):
-                gpus = tuple(self.ledger.idle_whole_gpus(node)[:n])
-                return PodAssignment(
-                    pod.name, node, gpus, n * WHOLE, None, pod.cpu_milli, pod.memory_bytes
-                )
-        return None
+        spots = self._whole_spots(pod, eligible, only_node)
+        meter = self._frag()
+        spot = next(spots, None) if meter is None else self._least_growth(meter, spots, pod)
+        if spot is None:
+            return None
+        node = spot[0]
+        gpus = tuple(self.ledger.idle_whole_gpus(node)[:n])
+        return PodAssignment(pod.name, node, gpus, n * WHOLE, None, pod.cpu_milli, pod.memory_bytes)
 
     # ------------------------------------------------------------------- fractions
 
@@ -127,6 +205,18 @@ class Placer:
         self.fractions.discard(f)  # a pod never strands itself
         keep = self.fractions.smallest()
         self.fractions.add(f)
+        meter = self._frag()
+        if meter is not None:
+            spot = None
+            for band in self._fraction_bands(f, keep, pod, eligible, only_node):
+                spot = self._least_growth(meter, band, pod)
+                if spot is not None:
+                    break
+            if spot is None:
+                return None
+            node, level = spot
+            gpu = self.ledger.gpu_free[node].index(level)
+            return self._assignment(pod, node, gpu, f)
         shared = self._shared(f, f, pod, eligible, only_node)  # exact fit
         shared = shared or self._shared(f + keep, WHOLE - 1, pod, eligible, only_node)
         if shared is None and WHOLE - f >= keep:
@@ -136,6 +226,43 @@ class Placer:
         if shared is None:
             return None
         return self._assignment(pod, shared[0], shared[1], f)
+
+    def _fraction_bands(
+        self,
+        f: int,
+        keep: int,
+        pod: PodSpec,
+        eligible: frozenset[str] | None,
+        only_node: str | None,
+    ) -> Iterator[Iterator[tuple[str, int]]]:
+        """The GPUs the fraction fits, as (node, the GPU's free milli), band by band: exact
+        fits; then shared GPUs leaving room for a pending fraction and fresh GPUs, one band
+        (the fragment decides); then shared GPUs leaving a sliver no pending fraction fits."""
+        fresh_ok = WHOLE - f >= keep
+        stranding = (f + 1, min(f + keep - 1, WHOLE - 1))
+        yield self._shared_spots(f, f, pod, eligible, only_node)
+        roomy = self._shared_spots(f + keep, WHOLE - 1, pod, eligible, only_node)
+        if fresh_ok:
+            roomy = itertools.chain(roomy, self._fresh_spots(pod, eligible, only_node))
+        yield roomy
+        yield self._shared_spots(*stranding, pod, eligible, only_node)
+        if not fresh_ok:
+            yield self._fresh_spots(pod, eligible, only_node)
+
+    def _shared_spots(
+        self, low: int, high: int, pod: PodSpec, eligible: frozenset[str] | None,
+        only_node: str | None,
+    ) -> Iterator[tuple[str, int]]:
+        for node, gpu in self._shared_rows(low, high, only_node):
+            if self._fits_host(node, pod, eligible):
+                yield node, self.ledger.gpu_free[node][gpu]
+
+    def _fresh_spots(
+        self, pod: PodSpec, eligible: frozenset[str] | None, only_node: str | None
+    ) -> Iterator[tuple[str, int]]:
+        for node in self._nodes_with_idle(1, only_node):
+            if self._fits_host(node, pod, eligible):
+                yield node, WHOLE
 
     def _shared_rows(self, low: int, high: int, only_node: str | None) -> Iterator[tuple[str, int]]:
         if only_node is not None:

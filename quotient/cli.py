@@ -16,6 +16,7 @@ from quotient import demo_cli, kube_cli
 from scheduler.kube import install_cli
 from simulations import cli as sim_cli
 from simulations.bench import register_bench
+from simulations.experiments import cli as experiments_cli
 
 
 def build_app() -> typer.Typer:
@@ -35,6 +36,7 @@ def build_app() -> typer.Typer:
     kube_cli.register(app, bench)
     install_cli.register(app)
     register_bench(bench)
+    experiments_cli.register(app)
     app.add_typer(bench, name="bench")
     return app
 

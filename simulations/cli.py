@@ -17,6 +17,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from simulations.experiments.pai import load_trace
+from simulations.experiments.tables import TraceError
 from simulations.loader import load_scenario
 from simulations.report import is_long, print_summary, progress_bar, write_report
 from simulations.result import dumps, write_json
@@ -58,9 +60,9 @@ def _check_outputs(json_file: Path | None, report_dir: Path | None) -> None:
 
 def simulate_command(
     scenario: Annotated[
-        Path,
+        Path | None,
         typer.Argument(help="Scenario file (YAML), e.g. simulations/scenarios/quickstart.yaml"),
-    ],
+    ] = None,
     json_file: Annotated[
         Path | None, typer.Option("--json", help="Write the result document (JSON) here.")
     ] = None,
@@ -71,14 +73,25 @@ def simulate_command(
             help="Write report.html, allocation.png and allocation.csv into this folder.",
         ),
     ] = None,
+    trace: Annotated[
+        Path | None,
+        typer.Option("--trace", help="Replay a job list (PAI simulator CSV) instead: one pool."),
+    ] = None,
 ) -> None:
     """Replay a scenario through the scheduler's own loop on a virtual clock; no cluster needed."""
+    if (scenario is None) == (trace is None):
+        typer.echo("give a scenario file or --trace FILE (one of them)", err=True)
+        raise typer.Exit(EXIT_BAD_SCENARIO)
     _check_outputs(json_file, report_dir)
     advice: list[Problem] = []
     try:
-        sim = load_scenario(scenario, advice)
+        path = Path(str(scenario))
+        sim = load_trace(trace) if trace is not None else load_scenario(path, advice)
     except ScenarioError as e:
         typer.echo(f"invalid scenario ({len(e.problems)} problem(s)):", err=True)
+        typer.echo(str(e), err=True)
+        raise typer.Exit(EXIT_BAD_SCENARIO) from None
+    except TraceError as e:
         typer.echo(str(e), err=True)
         raise typer.Exit(EXIT_BAD_SCENARIO) from None
     for problem in advice:

@@ -74,6 +74,9 @@ class InMemoryCluster:
         self.clock = clock
         self.ledger = NodeLedger.of(self.nodes)
         self._records: dict[str, WorkloadRecord] = {}
+        # Names by state, kept with every write, so a cycle reads the pending and running
+        # workloads without scanning every workload the run has seen.
+        self._by_state: dict[State, set[str]] = {s: set() for s in State}
         self.evictions: list[EvictionRecord] = []
 
     # ------------------------------------------------------------ lifecycle (runner)
@@ -81,7 +84,7 @@ class InMemoryCluster:
     def add(self, workload: Workload) -> None:
         if workload.name in self._records:
             raise ValueError(f"workload {workload.name!r} is already known")
-        self._records[workload.name] = WorkloadRecord(workload)
+        self._put(workload.name, WorkloadRecord(workload))
 
     def submit(self, name: str) -> bool:
         return self._move(name, (State.WAITING,), State.PENDING)
@@ -103,7 +106,7 @@ class InMemoryCluster:
         if record.state == State.RUNNING:
             self.ledger.release(_placed(record.workload, record.assignments))
         ended = self.clock.now() if target in (State.FINISHED, State.DELETED) else None
-        self._records[name] = replace(record, state=target, assignments=(), ended_at=ended)
+        self._put(name, replace(record, state=target, assignments=(), ended_at=ended))
         return True
 
     # -------------------------------------------------------------------- reads
@@ -115,7 +118,14 @@ class InMemoryCluster:
         return dict(sorted(self._records.items()))
 
     def has_pending(self) -> bool:
-        return any(r.state == State.PENDING for r in self._records.values())
+        return bool(self._by_state[State.PENDING])
+
+    def _put(self, name: str, record: WorkloadRecord) -> None:
+        old = self._records.get(name)
+        if old is not None:
+            self._by_state[old.state].discard(name)
+        self._records[name] = record
+        self._by_state[record.state].add(name)
 
     def capacity_milli(self) -> int:
         return sum(n.gpu_count for n in self.nodes) * MILLI_PER_GPU
@@ -123,7 +133,8 @@ class InMemoryCluster:
     # ------------------------------------------------------------ ClusterSource port
 
     def cluster_state(self) -> ClusterState:
-        records = sorted(self._records.values(), key=lambda r: r.workload.name)
+        live = sorted(self._by_state[State.RUNNING] | self._by_state[State.PENDING])
+        records = [self._records[name] for name in live]
         running = tuple(
             RunningWorkload(r.workload, r.assignments, r.started_at or 0)
             for r in records
@@ -181,16 +192,16 @@ class InMemoryCluster:
         )
         if eviction.reason == ReasonCode.RUN_TIME_LIMIT_EXCEEDED:
             # Stopped for good, as the core counts it: a run-time limit does not requeue.
-            self._records[eviction.workload] = replace(
+            self._put(eviction.workload, replace(
                 record, state=State.FINISHED, assignments=(), ended_at=self.clock.now(),
                 evictions=record.evictions + 1,
-            )  # fmt: skip
+            ))  # fmt: skip
             return None
         # A gang is evicted whole; it waits again with its original submit time.
-        self._records[eviction.workload] = replace(
+        self._put(eviction.workload, replace(
             record, state=State.PENDING, assignments=(), started_at=None,
             evictions=record.evictions + 1,
-        )  # fmt: skip
+        ))  # fmt: skip
         return None
 
     def _bind(self, name: str, group: Sequence[Binding]) -> str | None:
@@ -213,10 +224,10 @@ class InMemoryCluster:
             for b in group
         )
         self.ledger.take(_placed(record.workload, assignments))
-        self._records[name] = replace(
+        self._put(name, replace(
             record, state=State.RUNNING, assignments=assignments,
             started_at=self.clock.now(), run_id=record.run_id + 1,
-        )  # fmt: skip
+        ))  # fmt: skip
         return None
 
     def _binding_error(self, w: Workload, group: Sequence[Binding]) -> str | None:

@@ -7,8 +7,10 @@ the same instant while a cycle evicted something (victims are gone at once here,
 waiting workload binds without a pause; bounded), sample the timeline, and check the
 `expect:` entries due. Periodic cycles every `cycle_seconds` keep going while anything is
 pending (a reclaim blocked by min_runtime happens later), and a cycle is scheduled exactly
-when a run-time limit is passed. Stops at `until`. It must not decide (the core does) nor
-format output (result.py and report.py do).
+when a run-time limit is passed. A periodic cycle is skipped when nothing can change (the
+last cycle bound and evicted nothing and no event came since; not with min_runtime, where
+time alone makes victims): it would plan nothing again. Stops at `until`. It must not
+decide (the core does) nor format output (result.py and report.py do).
 """
 
 from __future__ import annotations
@@ -62,9 +64,14 @@ class StaticQuota:
 
 
 class Simulation:
-    def __init__(self, sim: SimulationInput, progress: Progress | None = None) -> None:
+    def __init__(
+        self, sim: SimulationInput, progress: Progress | None = None, *, skip_idle: bool = True
+    ) -> None:
         self.sim = sim
         self.progress = progress
+        self.skip_idle = skip_idle  # skip periodic cycles in which nothing can change
+        self.skipped_cycles = 0
+        self._idle_cycle = False
         self.clock = VirtualClock()
         self.cluster = InMemoryCluster(sim.nodes, sim.quota, self.clock)
         self.recorder = Recorder(self.cluster, sim.quota)
@@ -112,6 +119,8 @@ class Simulation:
             changed |= self._apply(event, at)
         if changed:
             self._cycles(at)
+        elif any(e.kind == Kind.TICK for e in events):
+            self.skipped_cycles += 1
         self.recorder.sample(at)
         due = [e for e in events if e.kind == Kind.EXPECT]
         if due:
@@ -126,15 +135,15 @@ class Simulation:
         """Apply one event; True when a cycle should follow."""
         match event.kind:
             case Kind.SUBMIT:
-                return self.cluster.submit(event.subject)
+                return self._changed(self.cluster.submit(event.subject))
             case Kind.DELETE:
-                return self.cluster.delete(event.subject)
+                return self._changed(self.cluster.delete(event.subject))
             case Kind.FINISH:
-                return self.cluster.finish(event.subject, event.run_id)
+                return self._changed(self.cluster.finish(event.subject, event.run_id))
             case Kind.TICK:
                 if self._next_tick == at:
                     self._next_tick = None
-                return True
+                return not self._settled()
             case Kind.LIMIT:
                 return True
         return False
@@ -143,8 +152,27 @@ class Simulation:
         for _ in range(MAX_CYCLES_PER_INSTANT):
             report = self.loop.run_cycle()
             self._on_started(report, at)
+            self._idle_cycle = not (
+                report.result.bound or report.result.evicted or report.plan.nominated
+            )
             if not report.result.evicted:
                 return
+
+    def _settled(self) -> bool:
+        """Nothing can change if a periodic cycle ran now: the last cycle bound and evicted
+        nothing, no event came since, and time alone decides nothing (no min_runtime; a
+        run-time limit has its own event). Such a cycle would plan exactly nothing again."""
+        return (
+            self.skip_idle
+            and self._idle_cycle
+            and self.sim.policy.min_runtime_seconds == 0
+            and not self.loop.nominated
+        )
+
+    def _changed(self, changed: bool) -> bool:
+        if changed:
+            self._idle_cycle = False
+        return changed
 
     def _on_started(self, report: CycleReport, at: int) -> None:
         """Schedule the end of each run that started, and the check of its run-time limit."""
