@@ -1,0 +1,45 @@
+"""KAI-Scheduler's table-driven action tests, replayed through Quotient's decide.
+
+Each case is one KAI test (its name is the id), translated by `kai_tables` into a snapshot and
+decided once, as KAI runs one action on one session. A case agrees with KAI's expected outcome
+per job, or says in one line (`differs:`) why Quotient deliberately decides otherwise, or waits
+as a strict xfail for the issue-7 fix it names, or says why it is not ported.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fairshare.decide import decide
+from tests.scenarios.kai_checks import mismatches
+from tests.scenarios.kai_tables import KaiCase, NotPortable, build, load_all
+
+
+def _param(case: KaiCase) -> object:
+    marks = []
+    if case.not_ported:
+        marks.append(pytest.mark.skip(reason=f"not ported: {case.not_ported}"))
+    elif case.xfail:
+        marks.append(pytest.mark.xfail(strict=True, reason=case.xfail))
+    return pytest.param(case, id=f"{case.file}: {case.id}", marks=marks)
+
+
+CASES = [_param(c) for c in load_all()]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_kai_case(case: KaiCase) -> None:
+    snap = build(case)
+    plan = decide(snap, case.policy)
+    assert mismatches(case, snap, plan) == []
+
+
+def test_every_unported_case_says_why() -> None:
+    """A case the model cannot express must carry `not_ported`, never be silently dropped."""
+    for case in load_all():
+        if case.not_ported:
+            continue
+        try:
+            build(case)
+        except NotPortable as e:
+            pytest.fail(f"{case.file}: {case.id}: {e}")
