@@ -1,7 +1,9 @@
 """KAI-Scheduler's table-driven action tests, replayed through Quotient's decide.
 
 Each case is one KAI test (its name is the id), translated by `kai_tables` into a snapshot and
-decided once, as KAI runs one action on one session. A case agrees with KAI's expected outcome
+decided once, as KAI runs one action on one session; KAI's integration tests (every action,
+round after round) are run as cycles until one binds and evicts nothing, and the settled state
+is compared. A case agrees with KAI's expected outcome
 per job, or says in one line (`differs:`) why Quotient deliberately decides otherwise, or waits
 as a strict xfail for the issue-7 fix it names, or says why it is not ported.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from fairshare.decide import decide
-from tests.scenarios.kai_checks import mismatches
+from tests.scenarios.kai_checks import mismatches, settle_as_kai, settled_mismatches
 from tests.scenarios.kai_tables import KaiCase, NotPortable, build, load_all
 
 
@@ -30,8 +32,10 @@ CASES = [_param(c) for c in load_all()]
 @pytest.mark.parametrize("case", CASES)
 def test_kai_case(case: KaiCase) -> None:
     snap = build(case)
-    plan = decide(snap, case.policy)
-    assert mismatches(case, snap, plan) == []
+    if case.settled:
+        assert settled_mismatches(case, settle_as_kai(case, snap)) == []
+    else:
+        assert mismatches(case, snap, decide(snap, case.policy)) == []
 
 
 def test_every_unported_case_says_why() -> None:
