@@ -11,7 +11,8 @@ What KAI's test builder implies, kept here so each table stays a faithful copy o
   no limit, a department's weight is its deserved quota; without departments the queues sit
   at the top of the tree (KAI's default department has no quota and no limit);
 - a job is a gang of all its tasks; it is preemptible when the test says so or its priority
-  is below 100 (KAI's `CalculatePreemptibility`);
+  is below 100 (KAI's `CalculatePreemptibility`); KAI's `minAvailable` becomes `min_pods`,
+  though Quotient places and evicts a workload's pods together (no elastic growth);
 - jobs are created one minute apart in order of priority (highest first), then list order,
   unless `age_minutes` is given; running jobs count as started then (KAI's tests give every
   running job the same start time, so creation order is the only recency they express);
