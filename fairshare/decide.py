@@ -13,10 +13,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from fairshare import reasons
-from fairshare.division import divide_tree
+from fairshare import capacity as room
+from fairshare import gates, reasons
+from fairshare.borrowing import Borrow, Borrowing
+from fairshare.division import divide_pools
 from fairshare.eligibility import EligibilityCache
-from fairshare.ledger import WHOLE, Holder, Ledger
+from fairshare.ledger import Holder, Ledger
 from fairshare.model import (
     Binding,
     CyclePlan,
@@ -31,7 +33,8 @@ from fairshare.model import (
 )
 from fairshare.ordering import FairQueue
 from fairshare.placement import Placer
-from fairshare.preemption import Found, VictimSearch, holder_of
+from fairshare.preemption import Found, Placement, VictimSearch, holder_of
+from fairshare.reclaim import Rules
 from fairshare.resources import format_gpus as g
 from fairshare.screening import Screen
 from fairshare.summary import summarize
@@ -54,7 +57,6 @@ class _Cycle:
         self.screen = Screen(self.tree, EligibilityCache(list(self.ledger.nodes.values())))
         self.running = {r.workload.name: r for r in snapshot.running}
         self.project_of = {w.name: w.project for w in snapshot.pending}
-        self.max_gpu_memory = max((n.gpu_memory_mib for n in snapshot.nodes), default=0)
         self.fair: dict[str, int] = {}
         self.demand: dict[str, int] = {}
         self.bindings: list[Binding] = []
@@ -62,7 +64,13 @@ class _Cycle:
         self.nominated: dict[str, tuple[str, Found]] = {}  # workload -> (project, found)
         self.reasons: dict[str, PendingReason] = {}
         self.kept: dict[str, tuple[str, ...]] = {}  # nominations still waiting on victims
-        self.reclaimed_milli = 0
+        self.rules = Rules(
+            self.ledger, self.placer, self.tree, self.fair, self.search, policy, self._eligible
+        )
+        self.borrowing = Borrowing(self.rules.excess)
+        self._idle_by_eligible: dict[frozenset[str] | None, int] = {}
+        self.rules.outranked = self.borrowing.outranked
+        self.rules.contested = lambda p: self.borrowing.rival(p, self.rules.excess(p)) is not None
 
     # -------------------------------------------------------------------- the cycle
 
@@ -70,19 +78,40 @@ class _Cycle:
         self._hold_existing()
         self._enforce_run_time_limits()
         valid = self._screen(sorted(self.snap.pending, key=lambda w: w.name))
-        capacity = self._capacity()
-        self.demand = self._demand(valid)
-        self.fair = divide_tree(self.tree, capacity, self.demand)
+        capacity = self._divide(valid)
         for w in valid:
+            self.borrowing.wait(w, self._need(w))
             for p in w.pods:
                 if p.gpu.fraction_milli:
                     self.placer.fractions.add(p.gpu.fraction_milli)
-        unplaced = self._allocate(valid)
+        unplaced, deferred, at_limit = self._allocate(valid)
         self.search.index = VictimIndex.build(self._victim_pool())
+        for w in self._queue(at_limit):
+            self._preempt(w)  # the gates are checked once its own victims are gone
         left = [w for w in self._queue(unplaced) if not self._make_room(w)]
+        # Borrowing comes last, once every project within its share had its turn at the
+        # idle GPUs and at reclaim, so a borrow never takes room a reclaim needs.
+        for w in self._queue(deferred):
+            late: list[Workload] = []
+            if self._gated(w, late):
+                for x in late:
+                    self._preempt(x)
+            elif not self._make_room(w):
+                left.append(w)
+        while (undone := self.borrowing.undone()) is not None:
+            left.append(self._unborrow(undone))
         for w in left:
             self.reasons.setdefault(w.name, self._explain(w))
         return self._plan(capacity)
+
+    def _divide(self, valid: Sequence[Workload]) -> int:
+        """Fair shares for this cycle (DESIGN §1.1); returns the capacity divided."""
+        capacity = room.capacity(self.ledger, self.snap.foreign)
+        need = {w.name: self._need(w) for w in valid}
+        self.demand = room.demand(self.ledger, self.tree, valid, need)
+        confined = room.confined(self.ledger, self.tree)
+        self.fair.update(divide_pools(self.tree, capacity, self.demand, confined))
+        return capacity
 
     def _queue(self, workloads: Sequence[Workload]) -> FairQueue:
         return FairQueue(workloads, self.fair, self.ledger.allocated)
@@ -136,56 +165,34 @@ class _Cycle:
                 self.reasons[w.name] = reason
         return valid
 
-    def _capacity(self) -> int:
-        """GPUs to divide: schedulable nodes, plus what pods still hold on cordoned ones."""
-        total = 0
-        for n in self.ledger.nodes.values():
-            held = sum(WHOLE - free for free in self.ledger.gpu_free[n.name])
-            total += held if n.unschedulable else n.gpu_count * WHOLE
-        foreign = sum(
-            u.gpus * WHOLE
-            for u in self.snap.foreign
-            if u.node in self.ledger.nodes and not self.ledger.nodes[u.node].unschedulable
-        )
-        return max(total - foreign, 0)
-
     def _need(self, w: Workload) -> int:
-        return w.demand_milli(self.max_gpu_memory)
-
-    def _demand(self, valid: Sequence[Workload]) -> dict[str, int]:
-        demand = {p: self.ledger.allocated(p) for p in self.tree.projects}
-        for w in valid:
-            demand[w.project] += self._need(w)
-        # A project confined to some node pools can never use more than those pools hold,
-        # so its share must not be sized (and others' shrunk) beyond that.
-        for name, project in self.tree.projects.items():
-            if project.node_pools:
-                pools = set(project.node_pools)
-                room = sum(
-                    n.gpu_count * WHOLE
-                    for n in self.ledger.nodes.values()
-                    if n.pool in pools and not n.unschedulable
-                )
-                demand[name] = min(demand[name], room)
-        return demand
+        """The least w can take: a memory request sized on the largest GPU it may use."""
+        if not any(p.gpu.memory_mib for p in w.pods):
+            return w.demand_milli(0)
+        pools = self.screen.pools(w)
+        return w.demand_milli(self.screen.nodes.largest_gpu_memory(w.constraints, pools))
 
     # ------------------------------------------------------------------ allocation
 
-    def _allocate(self, valid: Sequence[Workload]) -> list[Workload]:
-        """Place within fair share first; then let projects borrow what is still idle."""
+    def _allocate(
+        self, valid: Sequence[Workload]
+    ) -> tuple[list[Workload], list[Workload], list[Workload]]:
+        """Place what fits within its project's fair share.
+
+        Returns the workloads that did not fit, those that would borrow beyond their fair
+        share, and those held back only by a limit (they may still preempt their own
+        project's lower-priority work)."""
         deferred: list[Workload] = []
         unplaced: list[Workload] = []
+        at_limit: list[Workload] = []
         for w in self._queue(self._place_nominated(valid)):
-            if self._gated(w):
+            if self._gated(w, at_limit):
                 continue
             if self.ledger.allocated(w.project) + self._need(w) > self.fair.get(w.project, 0):
                 deferred.append(w)
             elif not self._bind(w):
                 unplaced.append(w)
-        for w in self._queue(deferred):
-            if not self._gated(w) and not self._bind(w):
-                unplaced.append(w)
-        return unplaced
+        return unplaced, deferred, at_limit
 
     def _place_nominated(self, valid: Sequence[Workload]) -> list[Workload]:
         """Place what the last cycle made room for before anyone else may take that room.
@@ -193,12 +200,15 @@ class _Cycle:
         Returns the workloads left for the ordinary queue.
         """
         waiting_on_victims = any(r.terminating for r in self.running.values())
-        rest: list[Workload] = []
-        for w in valid:
-            nodes = self.snap.nominated.get(w.name)
-            if nodes is None:
-                rest.append(w)
-            elif self._gated(w) or self._bind(w, nodes):
+        rest = [w for w in valid if w.name not in self.snap.nominated]
+        # Whole GPUs first: a fraction placed first could take a whole GPU made for another.
+        nominated = sorted(
+            (w for w in valid if w.name in self.snap.nominated),
+            key=lambda w: (-sum(p.gpu.whole for p in w.pods), -self._need(w), w.name),
+        )
+        for w in nominated:
+            nodes = self.snap.nominated[w.name]
+            if self._gated(w, []) or self._bind(w, nodes):
                 continue
             elif waiting_on_victims:
                 self.kept[w.name] = nodes
@@ -207,39 +217,68 @@ class _Cycle:
                 rest.append(w)
         return rest
 
-    def _gated(self, w: Workload) -> bool:
+    def _gated(self, w: Workload, at_limit: list[Workload]) -> bool:
         """Limits and the non-preemptible rule; sets the reason when they block."""
-        need = self._need(w)
-        for owner in self.ledger.chain(w.project):
-            node = self.tree.node(owner)
-            held = self.ledger.allocated(owner)
-            if node.limit_milli is not None and held + need > node.limit_milli:
-                kind = "project" if owner in self.tree.projects else "department"
-                self.reasons[w.name] = reasons.over_limit(owner, node.limit_milli, held, need, kind)
-                return True
-        if not w.is_preemptible:
-            deserved = self.tree.projects[w.project].deserved_milli
-            held = self.ledger.non_preemptible.get(w.project, 0)
-            if held + need > deserved:
-                self.reasons[w.name] = reasons.over_deserved(w.project, deserved, held, need)
-                return True
-        self.reasons.pop(w.name, None)
-        return False
+        reason = gates.blocked(
+            self.ledger, self.tree, w.project, self._need(w), not w.is_preemptible
+        )
+        if reason is None:
+            self.reasons.pop(w.name, None)
+            return False
+        self.reasons[w.name] = reason
+        if reason.code == ReasonCode.OVER_LIMIT:
+            at_limit.append(w)
+        return True
 
     def _bind(self, w: Workload, prefer: Sequence[str] = ()) -> bool:
-        holder = Holder(w.project, not w.is_preemptible)
-        eligible = self._eligible(w)
-        placed = None
-        if len(prefer) == 1 and prefer[0] in self.ledger.nodes:
-            placed = self.placer.place(w, eligible, holder, only_node=prefer[0])
-        placed = placed or self.placer.place(w, eligible, holder)
+        placed = self._place(w, prefer)
         if placed is None:
             return False
+        self._record(w, placed)
+        return True
+
+    def _record(self, w: Workload, placed: Placement) -> None:
         self.bindings.extend(Binding(w.name, w.project, a) for a in placed)
+        self.borrowing.leave(w, self._need(w))
         for p in w.pods:
             if p.gpu.fraction_milli:
                 self.placer.fractions.discard(p.gpu.fraction_milli)
-        return True
+
+    def _place(self, w: Workload, prefer: Sequence[str] = ()) -> Placement | None:
+        """Hold w where it fits and its gates hold, a memory request sized on its GPU."""
+        holder = Holder(w.project, not w.is_preemptible)
+        eligible = self._eligible(w)
+        mark = self.ledger.checkpoint()
+        placed = None
+        if len(prefer) == 1 and prefer[0] in self.ledger.nodes:
+            placed = self.placer.place(w, eligible, holder, only_node=prefer[0])
+        elif prefer:  # a gang made room on several nodes: try there first
+            there = frozenset(n for n in prefer if eligible is None or n in eligible)
+            placed = self.placer.place(w, there, holder)
+        placed = placed or self.placer.place(w, eligible, holder)
+        if placed is None or not self._breached(w):
+            return placed
+        self.ledger.rollback(mark)
+        # Only a memory request can breach here (its size depends on the GPU): retry on
+        # the GPUs large enough that its share of them stays within the gates.
+        taken = sum(a.gpu_milli for a in placed)
+        room = gates.headroom(self.ledger, self.tree, w.project, holder.non_preemptible) or 0
+        roomy = frozenset(
+            n.name
+            for n in self.ledger.nodes.values()
+            if (eligible is None or n.name in eligible) and w.demand_milli(n.gpu_memory_mib) <= room
+        )
+        placed = self.placer.place(w, roomy, holder) if roomy else None
+        if placed is not None and self._breached(w):
+            self.ledger.rollback(mark)
+            placed = None
+        if placed is None:
+            reason = gates.blocked(self.ledger, self.tree, w.project, taken, holder.non_preemptible)
+            self.reasons[w.name] = reason or self.reasons.get(w.name) or self._explain(w)
+        return placed
+
+    def _breached(self, w: Workload) -> bool:
+        return gates.breached(self.ledger, self.tree, w.project, not w.is_preemptible)
 
     # ------------------------------------------------------------ reclaim / preempt
 
@@ -254,74 +293,41 @@ class _Cycle:
             and r.started_at <= floor
         ]
 
-    def _excess(self, project: str) -> int:
-        return self.ledger.allocated(project) - self.fair.get(project, 0)
-
     def _make_room(self, w: Workload) -> bool:
-        return (self.policy.reclaim and self._reclaim(w)) or (
-            self.policy.preempt and self._preempt(w)
-        )
+        """Room for w: freed earlier this cycle, else by reclaim, a move, or preemption."""
+        placed = self._place(w) if self.borrowing.stable(w, self._need(w)) else None
+        if placed is not None and not self.evictions:
+            self._record(w, placed)
+        elif placed is not None:  # into room this cycle's evictions free: bind once gone
+            self._nominate(w, Found((), placed), ReasonCode.RECLAIMED, "reclaiming")
+        if placed is not None:
+            self.borrowing.record(w, self._need(w), placed)
+            return True
+        need = self._need(w)
+        if self.policy.reclaim:
+            for rule, code in (
+                (self.rules.reclaim, ReasonCode.RECLAIMED),
+                (self.rules.move, ReasonCode.MOVED),
+            ):
+                found = rule(w, need)
+                if found is not None:
+                    verb = "reclaiming" if code == ReasonCode.RECLAIMED else "moving"
+                    self._nominate(w, found, code, verb)
+                    return True
+        return self._preempt(w)
 
-    def _reclaim(self, w: Workload) -> bool:
-        """Take room from projects over their fair share, if the move makes shares fairer.
-
-        Three rules, each found necessary by the cycle property tests:
-        - victims' projects are over their fair share (taking from one at or below it lets
-          two projects reclaim from each other when victims free more than w uses);
-        - each is strictly more over it than w's project will be (DESIGN §1.2 step 4);
-        - no victim's project could at once reclaim that victim back (a gang that must
-          evict more than it uses can leave the victim's project far enough below that it
-          would take the room back and borrow the leftover, for ever). This refuses only
-          moves that would be undone, so a project still gets its deserved quota.
-        """
-        budget = self.policy.max_reclaim_milli_per_cycle
-        if budget is not None and self.reclaimed_milli >= budget:
-            return False  # this cycle's disruption budget is spent
-        after = max(self._excess(w.project) + self._need(w), 0)
-        over = {
-            p: e
-            for p, live in self.search.index.live.items()
-            if live and p != w.project and (e := self._excess(p)) > after
-        }
-        holder = Holder(w.project, not w.is_preemptible)
-
-        def final(found: Found) -> bool:
-            # The ledger now shows the move made: victims released, w held.
-            mover = self._excess(w.project)
-            if not self._within_budget(found):
-                return False
-            return mover <= 0 or all(
-                self._excess(v.workload.project) + v.gpu_milli >= mover for v in found.victims
-            )
-
-        # The most-over projects give first; less-over ones only if they cannot make room.
-        for level in sorted(set(over.values()), reverse=True):
-            allowed = {p for p, e in over.items() if e >= level}
-            found = self.search.find(w, self._eligible(w), holder, allowed, final)
-            if found is not None:
-                self._nominate(w, found, ReasonCode.RECLAIMED, "reclaiming")
-                return True
-        return False
-
-    def _within_budget(self, found: Found) -> bool:
-        budget = self.policy.max_reclaim_milli_per_cycle
-        taken = sum(v.gpu_milli for v in found.victims)
-        return budget is None or self.reclaimed_milli + taken <= budget
+    def _unborrow(self, b: Borrow) -> Workload:
+        """Take back a borrow a reclaim would now undo; the workload waits again."""
+        w = b.workload
+        for a in b.placed:
+            self.ledger.release(a, Holder(w.project, not w.is_preemptible))
+        self.bindings = [x for x in self.bindings if x.workload != w.name]
+        self.nominated.pop(w.name, None)
+        self.borrowing.wait(w, b.need)
+        return w
 
     def _preempt(self, w: Workload) -> bool:
-        project = w.project
-        if not self.search.index.live.get(project):
-            return False
-        before = self.ledger.allocated(project)
-
-        def lower(r: RunningWorkload) -> bool:
-            return r.workload.priority < w.priority
-
-        def keeps_share(_: Found) -> bool:
-            return self.ledger.allocated(project) <= max(before, self.fair.get(project, 0))
-
-        holder = Holder(project, not w.is_preemptible)
-        found = self.search.find(w, self._eligible(w), holder, {project}, keeps_share, lower)
+        found = self.rules.preempt(w) if self.policy.preempt else None
         if found is None:
             return False
         self._nominate(w, found, ReasonCode.PREEMPTED, "preempting")
@@ -329,22 +335,29 @@ class _Cycle:
 
     def _nominate(self, w: Workload, found: Found, code: ReasonCode, verb: str) -> None:
         owners = sorted({v.workload.project for v in found.victims})
+        placed_milli = sum(a.gpu_milli for a in found.placement)
         for v in found.victims:
             p = v.workload.project
             held = self.ledger.allocated(p) + sum(
                 x.gpu_milli for x in found.victims if x.workload.project == p
             )
-            self.evictions[v.workload.name] = Eviction(
-                v.workload.name,
-                p,
-                v.assignments,
-                code,
-                f"{verb.removesuffix('ing')}ed by {w.project}/{w.name}: {p} held {g(held)} GPUs, "
-                f"fair share {g(self.fair.get(p, 0))}",
+            held -= placed_milli if p == w.project else 0  # what p held before the move
+            why = (
+                f"re-placed at once elsewhere so {w.project}/{w.name} gets a block within its "
+                f"deserved quota"
+                if code == ReasonCode.MOVED
+                else f"{p} held {g(held)} GPUs, fair share {g(self.fair.get(p, 0))}"
             )
-        if code == ReasonCode.RECLAIMED:
-            self.reclaimed_milli += sum(v.gpu_milli for v in found.victims)
+            self.evictions[v.workload.name] = Eviction(
+                v.workload.name, p, v.assignments, code, f"{verb[:-3]}ed by {w.name}: {why}", w.name
+            )
+            moved = self.rules.relocated.pop(v.workload.name, None)
+            if moved is not None:  # where it fits again: placed there first next cycle
+                self.nominated[v.workload.name] = (p, Found((), moved[1]))
+            else:  # it waits from the next cycle on: a borrow it could undo is no borrow
+                self.borrowing.wait(v.workload, v.gpu_milli)
         self.nominated[w.name] = (w.project, found)
+        self.borrowing.leave(w, self._need(w))
         self.reasons[w.name] = reasons.reclaiming(len(found.victims), ", ".join(owners), verb)
 
     # --------------------------------------------------------------------- results
@@ -353,15 +366,30 @@ class _Cycle:
         held, need = self.ledger.allocated(w.project), self._need(w)
         fair = self.fair.get(w.project, 0)
         if held + need > fair:
-            return reasons.over_fair_share(w.project, held, fair, need)
-        over = [p for p in sorted(self.tree.projects) if p != w.project and self._excess(p) > 0]
+            return reasons.over_fair_share(w.project, held, fair, need, self._idle(w))
+        over = [
+            p for p in sorted(self.tree.projects) if p != w.project and self.rules.excess(p) > 0
+        ]
         return reasons.unschedulable(self.ledger, w, self._eligible(w), over)
+
+    def _idle(self, w: Workload) -> int:
+        """Idle GPU milli on the nodes w may use; read only once the cycle has decided."""
+        eligible = self._eligible(w)
+        if eligible not in self._idle_by_eligible:
+            self._idle_by_eligible[eligible] = sum(
+                sum(free)
+                for name, free in self.ledger.gpu_free.items()
+                if (eligible is None or name in eligible)
+                and not self.ledger.nodes[name].unschedulable
+            )
+        return self._idle_by_eligible[eligible]
 
     def _plan(self, capacity: int) -> CyclePlan:
         # Nominated workloads hold room in the ledger but are not bound by this plan.
         allocated = {p: self.ledger.allocated(p) for p in self.tree.projects}
         for project, found in self.nominated.values():
             allocated[project] -= sum(a.gpu_milli for a in found.placement)
+
         summaries = summarize(
             self.tree,
             fair=self.fair,

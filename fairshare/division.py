@@ -147,3 +147,34 @@ def _divide_level(
     for name in kids:
         if name in tree.departments:
             _divide_level(tree, name, level[name], demand, shares)
+
+
+def divide_pools(
+    tree: QuotaTree,
+    capacity: int,
+    demand: Mapping[str, int],
+    confined: Mapping[tuple[str, ...], tuple[int, tuple[str, ...]]],
+) -> dict[str, int]:
+    """DESIGN §1.1 per node pool: projects confined to some pools share only their room.
+
+    `confined` maps each set of pools to (GPUs those pools hold, the projects confined to
+    exactly that set). The tree is divided over the whole capacity first; where the
+    projects confined to a set of pools would get more than those pools hold, that room is
+    divided among them alone (same rules, flat), and what they give up is divided again
+    over everyone else, so that the shares of all pools add up per project.
+    """
+    shares = divide_tree(tree, capacity, demand)
+    fixed: dict[str, int] = {}
+    for pools in sorted(confined):
+        room, members = confined[pools]
+        if sum(shares.get(p, 0) for p in members) <= room:
+            continue
+        claims = [
+            Claim(p, tree.projects[p].deserved_milli, tree.projects[p].weight_milli,
+                  min(demand.get(p, 0), shares.get(p, 0)), tree.projects[p].priority)
+            for p in members
+        ]  # fmt: skip
+        fixed.update(divide(room, claims))
+    if not fixed:
+        return shares
+    return divide_tree(tree, capacity, {**demand, **fixed})

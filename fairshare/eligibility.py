@@ -115,6 +115,18 @@ class EligibilityCache:
             self._sizes[key] = (max(sizes, default=0), sum(sizes))
         return self._sizes[key]
 
+    def largest_gpu_memory(self, constraints: Constraints, pools: Sequence[str]) -> int:
+        """The most memory one GPU has among the eligible nodes (MiB; 0 if none)."""
+        key = ("memory", constraints.key(), tuple(pools))
+        if key not in self._sizes:
+            eligible = self.eligible(constraints, pools)
+            memory = max(
+                (n.gpu_memory_mib for n in self.nodes if eligible is None or n.name in eligible),
+                default=0,
+            )
+            self._sizes[key] = (memory, 0)
+        return self._sizes[key][0]
+
     def why_not(self, constraints: Constraints, pools: Sequence[str]) -> str:
         """A summary of what excludes the nodes, most common cause first."""
         causes: dict[str, int] = {}

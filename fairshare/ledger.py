@@ -41,7 +41,7 @@ class Ledger:
         self.whole_index = SortedList()  # (idle whole GPUs, node) of schedulable nodes
         self.shared_index = SortedList()  # (free milli, node, gpu) of partly used GPUs
         self.alloc: dict[str, int] = {}  # projects and departments -> milli held
-        self.non_preemptible: dict[str, int] = {}  # project -> non-preemptible milli held
+        self.non_preemptible: dict[str, int] = {}  # the same, non-preemptible only
         self._chain = {p: (p, *tree.ancestors(p)) for p in tree.projects}
         self._journal: list[tuple[object, ...]] = []
         for n in nodes:
@@ -147,4 +147,4 @@ class Ledger:
             self._journal.append(("alloc", project, milli, non_pre))
         for name in self.chain(project):
             self.alloc[name] = self.alloc.get(name, 0) + milli
-        self.non_preemptible[project] = self.non_preemptible.get(project, 0) + non_pre
+            self.non_preemptible[name] = self.non_preemptible.get(name, 0) + non_pre

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import cached_property
 
 from fairshare.quota_tree import Project, QuotaTree
 from fairshare.resources import MILLI_PER_GPU
@@ -41,6 +42,7 @@ class ReasonCode(StrEnum):
     # eviction reasons
     RECLAIMED = "Reclaimed"  # evicted so another project gets its fair share back
     PREEMPTED = "Preempted"  # evicted for higher-priority work of the same project
+    MOVED = "Moved"  # evicted to be re-placed at once elsewhere, making a block for another
     RUN_TIME_LIMIT_EXCEEDED = "RunTimeLimitExceeded"
 
 
@@ -212,7 +214,7 @@ class RunningWorkload:
     started_at: int  # seconds
     terminating: bool = False  # evicted or deleted, still holding its resources
 
-    @property
+    @cached_property
     def gpu_milli(self) -> int:
         return sum(a.gpu_milli for a in self.assignments)
 
@@ -260,6 +262,24 @@ class Eviction:
     pods: tuple[PodAssignment, ...]
     reason: ReasonCode
     message: str
+    by: str = ""  # the pending workload it makes room for ("" for a run-time limit)
+
+    @property
+    def kind(self) -> str:
+        """reclaim | preempt | move | run-time-limit, as the result document names it."""
+        return EVICTION_KINDS[self.reason]
+
+    @property
+    def gpu_milli(self) -> int:
+        return sum(a.gpu_milli for a in self.pods)
+
+
+EVICTION_KINDS = {
+    ReasonCode.RECLAIMED: "reclaim",
+    ReasonCode.PREEMPTED: "preempt",
+    ReasonCode.MOVED: "move",
+    ReasonCode.RUN_TIME_LIMIT_EXCEEDED: "run-time-limit",
+}
 
 
 @dataclass(frozen=True)

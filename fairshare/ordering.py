@@ -2,9 +2,9 @@
 
 Owns DESIGN §1.2 step 3's order: the project furthest below its fair share first
 (allocated / fair share, re-ranked after every attempt because each placement moves its
-project), then priority, then submit time, then name. Inside a project, workloads go by
-priority, submit time and name. Every comparison ends in a name, so the order never
-depends on input order. It must not place or gate anything.
+project), then the larger fair share, then priority, then submit time, then name. Inside
+a project, workloads go by priority, submit time and name. Every comparison ends in a
+name, so the order never depends on input order. It must not place or gate anything.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 
 from fairshare.model import Workload
 
-Rank = tuple[int, int, int, int, str, str]
+Rank = tuple[int, int, int, int, int, str, str]
 
 # held/fair is ranked as floor(held * 2**64 / fair): exact for ordering, because two
 # different ratios of milli-GPU amounts below 10**7 differ by more than 10**-14, far above
@@ -60,7 +60,9 @@ class FairQueue:
         # A project with no fair share can only borrow: it ranks after every other one.
         ratio = held * _SCALE // fair if fair > 0 else held * _SCALE
         head = self._queues[project][0]
-        return (int(fair <= 0), ratio, -head.priority, head.submit_time, head.name, project)
+        # At the same ratio the larger fair share goes first: the smaller would start only
+        # to be reclaimed by it next cycle (DESIGN §1.2 step 3).
+        return (int(fair <= 0), ratio, -fair, -head.priority, head.submit_time, head.name, project)
 
     def __iter__(self) -> Iterator[Workload]:
         while True:

@@ -1,22 +1,33 @@
-"""Who is evicted so a pending workload can run: reclaim across projects, preempt inside one.
+"""Who is evicted so a pending workload can run: the victim search for reclaim and preempt.
 
-Owns the victim search (Kueue's GetTargets habit: find targets here, issue nothing): the
-fewest workloads (a gang is evicted whole) that make the pending one fit, lowest priority
-first, then most recently started. decide.py says who may be a victim (its reclaim and
-preempt rules, documented there) through a predicate, and whether a found move is
-acceptable; this module finds the move. The search is exact and fast on large clusters:
-evictable workloads are indexed once per cycle by node, nodes are tried in the order of a
-cheap lower bound on the victims they need, the victims needed on one node are counted
-arithmetically, and the search stops as soon as no remaining node can beat the best one.
-One real placement under a ledger checkpoint confirms the result; on success the ledger
-keeps the victims released and the pending workload held, on failure it is rolled back. It
-must not emit evictions (decide.py does) nor choose the order of pending workloads.
+Owns the choice of victims (Kueue's GetTargets habit: find targets here, issue nothing).
+Among the legal sets of victims that make the pending workload fit, across all nodes, it
+picks by DESIGN §1.2's order of preference: the lowest highest-victim priority (never a
+higher-priority victim where lower-priority ones suffice), then the fewest pods, then the
+fewest GPUs, then the most recently started. A gang victim goes whole and counts all its
+pods. decide.py says who may be a victim (its reclaim, preempt and move rules) and whether
+a found move is acceptable; this module finds the move.
+
+How it stays exact and fast: priorities are tried lowest first, and the first threshold
+with any feasible set wins. For a one-pod workload the victims must all free room on the
+node it lands on, so each node is solved on its own, exactly (every subset of its
+candidates, smallest first, counted arithmetically without touching the ledger), and nodes
+are walked in the order of a cheap lower bound on what they need, stopping as soon as no
+remaining node can beat the best. A node with more than `exact_limit` candidates, and a
+gang (whose pods may land anywhere), get a bounded search: the exact search over the
+`exact_limit` first candidates in victim order, and a greedy-then-prune pass over all of
+them; the better of the two wins (tests compare it with the exact search). One real
+placement under a ledger checkpoint confirms the result; on success the ledger keeps the
+victims released and the pending workload held, on failure it is rolled back. It must not
+emit evictions (decide.py does) nor choose the order of pending workloads.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
+from itertools import combinations
+from math import comb
 
 from fairshare.ledger import WHOLE, Holder, Ledger
 from fairshare.model import PodAssignment, PodSpec, RunningWorkload, Workload
@@ -24,8 +35,9 @@ from fairshare.placement import Placer
 from fairshare.victims import VictimIndex
 
 Placement = tuple[PodAssignment, ...]
-Qualifies = Callable[[RunningWorkload], bool]
 _TOP = "\U0010ffff"  # sorts after every node name
+EXACT_LIMIT = 10  # candidates per node (or per gang) searched exhaustively
+EXACT_NODES = 64  # up to this many nodes, every node that could tie is searched
 
 
 @dataclass(frozen=True)
@@ -38,7 +50,25 @@ def holder_of(r: RunningWorkload) -> Holder:
     return Holder(r.workload.project, not r.workload.is_preemptible)
 
 
-Bound = tuple[int, int]  # (victims, GPU milli evicted), compared as a lower bound
+Score = tuple[int, int, tuple[tuple[int, str], ...]]  # pods, GPU milli, recency
+
+
+def score(victims: Sequence[RunningWorkload]) -> Score:
+    """Smaller is preferred: fewest pods, then fewest GPUs, then most recently started."""
+    recency = tuple(sorted((-v.started_at, v.workload.name) for v in victims))
+    return (sum(len(v.assignments) for v in victims), sum(v.gpu_milli for v in victims), recency)
+
+
+def _milli_on(v: RunningWorkload, node: str, gpu: int) -> int:
+    """What `v` holds on one GPU of a node."""
+    return sum(
+        a.gpu_milli if len(a.gpu_indices) == 1 else WHOLE
+        for a in v.assignments
+        if a.node == node and gpu in a.gpu_indices
+    )
+
+
+Bound = tuple[int, int]  # (pods, GPU milli evicted), compared as a lower bound
 
 
 def _bound(deficit: int, widest: int, narrowest: int) -> Bound:
@@ -47,7 +77,30 @@ def _bound(deficit: int, widest: int, narrowest: int) -> Bound:
         return (1, narrowest)
     if widest <= 0:
         return (1 << 30, 0)  # victims there hold no GPUs: never enough
-    return (-(-deficit // widest), max(deficit * WHOLE, narrowest))
+    # A GPU shared by fractions is freed by evicting less than a GPU's worth, so the
+    # milli bound is only the smallest victim there.
+    return (-(-deficit // widest), narrowest)
+
+
+@dataclass(frozen=True)
+class Ask:
+    """What the caller allows: victims of `projects`, below `below_priority` if set, at
+    most `max_milli` GPUs evicted in all (None: no cap), and only sets `legal` accepts."""
+
+    projects: Collection[str]
+    below_priority: int | None = None
+    max_milli: int | None = None
+    legal: Callable[[Sequence[RunningWorkload]], bool] | None = None
+
+    def allows(self, victims: Sequence[RunningWorkload]) -> bool:
+        if self.max_milli is not None and sum(v.gpu_milli for v in victims) > self.max_milli:
+            return False
+        return self.legal is None or self.legal(victims)
+
+    def qualifies(self, r: RunningWorkload) -> bool:
+        return r.workload.project in self.projects and (
+            self.below_priority is None or r.workload.priority < self.below_priority
+        )
 
 
 @dataclass
@@ -55,33 +108,50 @@ class VictimSearch:
     ledger: Ledger
     placer: Placer
     index: VictimIndex = field(default_factory=lambda: VictimIndex([]))
+    exact_limit: int = EXACT_LIMIT
 
     def find(
         self,
         pending: Workload,
         eligible: frozenset[str] | None,
         holder: Holder,
-        projects: Collection[str],
+        ask: Ask,
         accept: Callable[[Found], bool],
-        also: Qualifies | None = None,
     ) -> Found | None:
-        """The fewest victims of `projects` (passing `also`) that let `pending` fit and
-        that `accept` allows."""
-
-        def qualifies(r: RunningWorkload) -> bool:
-            return r.workload.project in projects and (also is None or also(r))
-
+        """The preferred legal victims that let `pending` fit and that `accept` allows."""
         mark = self.ledger.checkpoint()
-        if len(pending.pods) == 1:
-            found = self._best_single_node(pending, eligible, holder, projects, qualifies)
-        else:
-            found = self._greedy_then_prune(pending, eligible, holder, qualifies)
+        found = None
+        for ceiling in self._priorities(ask):
+            found = self._at(pending, eligible, holder, ask, ceiling)
+            if found is not None:
+                break
         if found is not None and not accept(found):
             self.ledger.rollback(mark)  # the caller's rule (budget, fairness) said no
             return None
         if found is not None:
             self.index.take(found.victims)
         return found
+
+    def _priorities(self, ask: Ask) -> list[int]:
+        levels = set().union(*(self.index.priorities.get(p, set()) for p in ask.projects))
+        if ask.below_priority is not None:
+            levels = {x for x in levels if x < ask.below_priority}
+        return sorted(levels)
+
+    def _at(
+        self,
+        pending: Workload,
+        eligible: frozenset[str] | None,
+        holder: Holder,
+        ask: Ask,
+        ceiling: int,
+    ) -> Found | None:
+        def ok(r: RunningWorkload) -> bool:
+            return self.index.available(r) and ask.qualifies(r) and r.workload.priority <= ceiling
+
+        if len(pending.pods) == 1:
+            return self._single(pending, eligible, holder, ask, ok)
+        return self._gang(pending, eligible, holder, ask, ok)
 
     def _release(self, victims: Sequence[RunningWorkload]) -> None:
         for v in victims:
@@ -107,43 +177,67 @@ class VictimSearch:
 
     # ------------------------------------------------------------- one pod: by node
 
-    def _best_single_node(
+    def _single(
         self,
         pending: Workload,
         eligible: frozenset[str] | None,
         holder: Holder,
-        projects: Collection[str],
-        qualifies: Qualifies,
+        ask: Ask,
+        ok: Callable[[RunningWorkload], bool],
     ) -> Found | None:
         pod = pending.pods[0]
-        best: tuple[tuple[int, int], str, list[RunningWorkload]] | None = None
-        for floor, bound, node in self._walk(pod, eligible, projects):
-            if best is not None and floor >= best[0]:
-                break  # no node from here on can need fewer victims or evict less
-            if best is not None and bound >= best[0]:
+        # On a large cluster, nodes that can only tie on pods and GPUs are not visited for
+        # recency; the one-victim case is then refined exactly by `_most_recent_lone`.
+        exact = len(self.ledger.nodes) <= EXACT_NODES
+        best: tuple[Score, str, list[RunningWorkload]] | None = None
+        for floor, bound, node in self._walk(pod, eligible, ask.projects):
+            if best is not None and (floor > best[0][:2] or (not exact and floor >= best[0][:2])):
+                break  # no node from here on can need fewer pods or evict less
+            if best is not None and bound > best[0][:2]:
                 continue
-            victims = [
-                v for v in self.index.by_node[node] if self.index.available(v) and qualifies(v)
-            ]
-            k = self._victims_needed(pod, node, victims)
-            if k is None:
-                continue
-            score = (k, sum(v.gpu_milli for v in victims[:k]))
-            if best is None or score < best[0]:
-                best = (score, node, victims[:k])
+            victims = [v for v in self.index.by_node[node] if ok(v)]
+            chosen = self.best_on_node(pod, node, victims, ask)
+            if chosen is not None and (best is None or score(chosen) < best[0]):
+                best = (score(chosen), node, chosen)
         if best is None:
             return None
+        if not exact and best[0][0] == 1:
+            best = self._most_recent_lone(pod, eligible, ask, ok, best)
         placed = self._try(pending, eligible, holder, best[2], best[1])
         return Found(tuple(best[2]), placed) if placed else None
+
+    def _most_recent_lone(
+        self,
+        pod: PodSpec,
+        eligible: frozenset[str] | None,
+        ask: Ask,
+        ok: Callable[[RunningWorkload], bool],
+        best: tuple[Score, str, list[RunningWorkload]],
+    ) -> tuple[Score, str, list[RunningWorkload]]:
+        """Among one-pod victims of the best one's size, the most recently started that
+        alone makes room (victims of a size are indexed most recent first)."""
+        for v in self.index.of_size(best[0][1]):
+            if v is best[2][0]:
+                break
+            node = v.assignments[0].node
+            spec = self.ledger.nodes.get(node)
+            if (
+                ok(v)
+                and spec is not None
+                and not spec.unschedulable
+                and (eligible is None or node in eligible)
+                and self._fits_after(pod, node, [v])
+                and ask.allows([v])
+            ):
+                return score([v]), node, [v]
+        return best
 
     def _walk(
         self, pod: PodSpec, eligible: frozenset[str] | None, projects: Collection[str]
     ) -> Iterator[tuple[Bound, Bound, str]]:
         """Nodes holding victims of `projects` as (floor, bound, node): `bound` is a lower
-        bound on the (victims, milli evicted) the node needs, `floor` one for it and every
-        later node. Nodes whose victims could not free enough GPUs are left out.
-
-        Equal scores go to the first node walked: most idle GPUs, then name."""
+        bound on the (pods, milli evicted) the node needs, `floor` one for it and every
+        later node. Nodes whose victims could not free enough GPUs are left out."""
         holding = self.index.nodes_of(projects)
 
         def usable(node: str) -> bool:
@@ -180,15 +274,124 @@ class VictimSearch:
                     narrow = self.index.narrowest[node]
                     yield floor, _bound(deficit, self.index.widest[node], narrow), node
 
-    def _victims_needed(
-        self, pod: PodSpec, node: str, victims: list[RunningWorkload]
-    ) -> int | None:
-        """How many of `victims` (a prefix) must go for `pod` to fit on `node`, counted
-        exactly on GPUs, CPU and memory without touching the ledger; None if all do not do."""
+    def best_on_node(
+        self, pod: PodSpec, node: str, victims: list[RunningWorkload], ask: Ask
+    ) -> list[RunningWorkload] | None:
+        """The preferred subset of `victims` that lets `pod` fit on `node`, or None."""
+        if not victims or not self._fits_after(pod, node, victims):
+            return None  # evicting more only frees more: if all do not do, none do
+        cap = ask.max_milli
+        within = [v for v in victims if cap is None or v.gpu_milli <= cap]
+        by_gpu = self._by_freed_gpus(pod, node, within, ask)
+        if by_gpu is not None:
+            return by_gpu
+        head = within[: self.exact_limit]
+        best = self._exact_on_node(pod, node, head, ask)
+        if len(within) > len(head):
+            greedy = self._greedy_on_node(pod, node, within, ask)
+            if greedy is not None and (best is None or score(greedy) < score(best)):
+                best = greedy
+        return best
+
+    def _by_freed_gpus(
+        self, pod: PodSpec, node: str, victims: list[RunningWorkload], ask: Ask
+    ) -> list[RunningWorkload] | None:
+        """The preferred set among those that free just the GPUs the pod needs: for whole
+        GPUs, every holder of some `deficit` GPUs; for a fraction, some holders of one GPU.
+        Any set that makes room contains one of these, so when one of them also leaves
+        enough CPU and memory it is the optimum; None sends the caller to the subset
+        search (CPU or memory is what is short)."""
+        free = self.ledger.gpu_free[node]
+        holders: dict[int, list[RunningWorkload]] = {}
+        held: dict[int, int] = {}
+        for v in victims:
+            for a in v.assignments:
+                if a.node == node:
+                    per_gpu = a.gpu_milli if len(a.gpu_indices) == 1 else WHOLE
+                    for g in a.gpu_indices:
+                        holders.setdefault(g, []).append(v)
+                        held[g] = held.get(g, 0) + per_gpu
+        options: list[list[RunningWorkload]] = []
+        if pod.gpu.is_fractional:
+            need = pod.gpu.milli_on(self.ledger.nodes[node].gpu_memory_mib)
+            for g, hs in holders.items():
+                for k in range(1, len(hs) + 1):  # more holders of the GPU: only worse
+                    fits = [
+                        list(sub)
+                        for sub in combinations(hs, k)
+                        if free[g] + sum(_milli_on(v, node, g) for v in sub) >= need
+                    ]
+                    if fits:
+                        options.extend(fits)
+                        break
+        else:
+            deficit = pod.gpu.whole - sum(1 for f in free if f == WHOLE)
+            freeable = [g for g in holders if free[g] + held[g] == WHOLE]
+            if deficit <= 0 or len(freeable) < deficit or comb(len(freeable), deficit) > 256:
+                return None
+            seen: set[frozenset[int]] = set()
+            for chosen in combinations(freeable, deficit):
+                union = {id(v): v for g in chosen for v in holders[g]}
+                if (ids := frozenset(union)) not in seen:
+                    seen.add(ids)
+                    options.append(list(union.values()))
+        return self._first_that_fits(pod, node, options, ask)
+
+    def _first_that_fits(
+        self, pod: PodSpec, node: str, options: list[list[RunningWorkload]], ask: Ask
+    ) -> list[RunningWorkload] | None:
+        """The preferred option that really fits (CPU and memory too) and is allowed."""
+        for option in sorted(options, key=score):
+            if self._fits_after(pod, node, option) and ask.allows(option):
+                return option
+        return None
+
+    def _exact_on_node(
+        self, pod: PodSpec, node: str, victims: list[RunningWorkload], ask: Ask
+    ) -> list[RunningWorkload] | None:
+        best: list[RunningWorkload] | None = None
+        top: Score | None = None
+        size = {id(v): (len(v.assignments), v.gpu_milli) for v in victims}
+        for k in range(1, len(victims) + 1):
+            if top is not None and k > top[0]:
+                break  # every set of k victims has at least k pods
+            for subset in combinations(victims, k):
+                if top is not None:  # cheap test on pods and GPUs before the full score
+                    pods = sum(size[id(v)][0] for v in subset)
+                    milli = sum(size[id(v)][1] for v in subset)
+                    if (pods, milli) > top[:2]:
+                        continue
+                chosen = list(subset)
+                if (
+                    (top is None or score(chosen) < top)
+                    and self._fits_after(pod, node, chosen)
+                    and ask.allows(chosen)
+                ):
+                    best, top = chosen, score(chosen)
+        return best
+
+    def _greedy_on_node(
+        self, pod: PodSpec, node: str, victims: list[RunningWorkload], ask: Ask
+    ) -> list[RunningWorkload] | None:
+        chosen: list[RunningWorkload] = []
+        for v in victims:
+            chosen.append(v)
+            if self._fits_after(pod, node, chosen):
+                break
+        else:
+            return None
+        for v in reversed(list(chosen)):  # drop victims that turned out unnecessary
+            trial = [c for c in chosen if c is not v]
+            if trial and self._fits_after(pod, node, trial):
+                chosen = trial
+        return chosen if ask.allows(chosen) else None
+
+    def _fits_after(self, pod: PodSpec, node: str, victims: Sequence[RunningWorkload]) -> bool:
+        """Would `pod` fit on `node` once `victims` are gone? Counted on GPUs, CPU and
+        memory without touching the ledger."""
         free = list(self.ledger.gpu_free[node])
         cpu, mem = self.ledger.cpu_free[node], self.ledger.mem_free[node]
-        fraction = pod.gpu.milli_on(self.ledger.nodes[node].gpu_memory_mib)
-        for k, v in enumerate(victims, start=1):
+        for v in victims:
             for a in v.assignments:
                 if a.node != node:
                     continue
@@ -196,32 +399,78 @@ class VictimSearch:
                 for g in a.gpu_indices:
                     free[g] += per_gpu
                 cpu, mem = cpu + a.cpu_milli, mem + a.memory_bytes
-            if cpu < pod.cpu_milli or mem < pod.memory_bytes:
-                continue
-            if pod.gpu.is_fractional:
-                if any(f >= fraction for f in free):
-                    return k
-            elif sum(1 for f in free if f == WHOLE) >= pod.gpu.whole:
-                return k
-        return None
+        if cpu < pod.cpu_milli or mem < pod.memory_bytes:
+            return False
+        if pod.gpu.is_fractional:
+            fraction = pod.gpu.milli_on(self.ledger.nodes[node].gpu_memory_mib)
+            return any(f >= fraction for f in free)
+        return sum(1 for f in free if f == WHOLE) >= pod.gpu.whole
 
     # ------------------------------------------------------------------------ gangs
 
-    def _greedy_then_prune(
+    def _gang(
         self,
         pending: Workload,
         eligible: frozenset[str] | None,
         holder: Holder,
-        qualifies: Qualifies,
+        ask: Ask,
+        ok: Callable[[RunningWorkload], bool],
     ) -> Found | None:
-        ordered = [v for v in self.index.ordered if self.index.available(v) and qualifies(v)]
-        need = sum(p.gpu.milli_on(0) if not p.gpu.memory_mib else 0 for p in pending.pods)
-        idle = sum(
+        ordered = [v for v in self.index.ordered if ok(v)]
+        if ask.max_milli is not None:
+            ordered = [v for v in ordered if v.gpu_milli <= ask.max_milli]
+        best = self._exact_gang(pending, eligible, holder, ordered[: self.exact_limit], ask)
+        if len(ordered) > self.exact_limit:
+            greedy = self._greedy_gang(pending, eligible, holder, ordered, ask)
+            if greedy is not None and (best is None or score(greedy) < score(best)):
+                best = greedy
+        if best is None:
+            return None
+        placed = self._try(pending, eligible, holder, best, None)
+        return Found(tuple(best), placed) if placed else None
+
+    def _idle(self) -> int:
+        return sum(
             max(f, 0)
             for n, frees in self.ledger.gpu_free.items()
             if not self.ledger.nodes[n].unschedulable
             for f in frees
         )
+
+    def _exact_gang(
+        self,
+        pending: Workload,
+        eligible: frozenset[str] | None,
+        holder: Holder,
+        victims: list[RunningWorkload],
+        ask: Ask,
+    ) -> list[RunningWorkload] | None:
+        need = sum(p.gpu.whole * WHOLE + p.gpu.fraction_milli for p in pending.pods)
+        idle = self._idle()
+        best: list[RunningWorkload] | None = None
+        for k in range(1, len(victims) + 1):
+            if best is not None and k > score(best)[0]:
+                break
+            for subset in combinations(victims, k):
+                chosen = list(subset)
+                if idle + sum(v.gpu_milli for v in chosen) < need or not ask.allows(chosen):
+                    continue
+                if (best is None or score(chosen) < score(best)) and self._fits_with(
+                    pending, eligible, holder, chosen
+                ):
+                    best = chosen
+        return best
+
+    def _greedy_gang(
+        self,
+        pending: Workload,
+        eligible: frozenset[str] | None,
+        holder: Holder,
+        ordered: list[RunningWorkload],
+        ask: Ask,
+    ) -> list[RunningWorkload] | None:
+        need = sum(p.gpu.whole * WHOLE + p.gpu.fraction_milli for p in pending.pods)
+        idle = self._idle()
         chosen: list[RunningWorkload] | None = None
         freed = 0
         for k, v in enumerate(ordered, start=1):
@@ -236,8 +485,7 @@ class VictimSearch:
             trial = [c for c in chosen if c is not v]
             if trial and self._fits_with(pending, eligible, holder, trial):
                 chosen = trial
-        placed = self._try(pending, eligible, holder, chosen, None)
-        return Found(tuple(chosen), placed) if placed else None
+        return chosen if ask.allows(chosen) else None
 
     def _fits_with(
         self,

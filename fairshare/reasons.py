@@ -24,37 +24,76 @@ def possessive(name: str) -> str:
     return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
+def sits(milli: int) -> str:
+    """ "1 GPU sits", "2 GPUs sit": the verb agrees with the amount."""
+    return f"{gpus(milli)} sits" if milli <= 1000 else f"{gpus(milli)} sit"
+
+
+def count(n: int, noun: str) -> str:
+    """ "1 workload", "3 workloads"."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def over_limit(owner: str, limit: int, held: int, need: int, kind: str) -> PendingReason:
     return PendingReason(
         ReasonCode.OVER_LIMIT,
-        f"{kind} {owner} is at its limit of {g(limit)} GPUs (holds {g(held)}, needs {g(need)} "
+        f"{kind} {owner} is at its limit of {gpus(limit)} (holds {g(held)}, needs {g(need)} "
         f"more): raise limit_gpus or wait for its workloads to finish",
     )
 
 
-def over_deserved(project: str, deserved: int, held: int, need: int) -> PendingReason:
+def over_deserved(
+    owner: str, deserved: int, held: int, need: int, kind: str = "project"
+) -> PendingReason:
     return PendingReason(
         ReasonCode.OVER_DESERVED,
-        f"non-preemptible: would exceed deserved {g(deserved)} of {project} (non-preemptible "
-        f"work holds {g(held)}, needs {g(need)} more): raise deserved_gpus or mark it "
-        f"preemptible to borrow",
+        f"non-preemptible: would exceed deserved {g(deserved)} of {kind} {owner} "
+        f"(non-preemptible work holds {g(held)}, needs {g(need)} more): raise deserved_gpus "
+        f"or mark it preemptible to borrow",
     )
 
 
-def over_fair_share(project: str, held: int, fair: int, need: int) -> PendingReason:
+def never_within_limit(owner: str, limit: int, need: int, kind: str) -> PendingReason:
+    return PendingReason(
+        ReasonCode.OVER_LIMIT,
+        f"can never run: it needs {gpus(need)} and {kind} {owner}'s limit_gpus is "
+        f"{g(limit)}: raise the limit or make the workload smaller",
+    )
+
+
+def never_within_deserved(owner: str, deserved: int, need: int, kind: str) -> PendingReason:
+    return PendingReason(
+        ReasonCode.OVER_DESERVED,
+        f"can never run: non-preemptible, it needs {gpus(need)} and {kind} {owner} deserves "
+        f"{g(deserved)}: raise deserved_gpus, mark it preemptible, or make it smaller",
+    )
+
+
+def over_fair_share(project: str, held: int, fair: int, need: int, idle: int) -> PendingReason:
+    if idle >= need:  # enough idle GPUs in all, but no block of the right shape
+        when = (
+            f"{sits(idle)} idle but scattered: it runs when a node frees room for it"
+        )
+    else:
+        when = f"it runs when {sits(need)} idle"
     return PendingReason(
         ReasonCode.OVER_FAIR_SHARE,
         f"{project} holds {gpus(held)} and its fair share is {g(fair)}; this workload needs "
-        f"{g(need)} more: it runs when {gpus(need)} sit idle or {possessive(project)} fair "
-        f"share grows (other projects' demand falls, or raise its deserved_gpus or "
-        f"over_quota_weight)",
+        f"{g(need)} more: {when} or {possessive(project)} fair share grows (other projects' "
+        f"demand falls, or raise its deserved_gpus or over_quota_weight)",
     )
 
 
 def reclaiming(victims: int, owners: str, verb: str) -> PendingReason:
+    if victims == 0:
+        return PendingReason(
+            ReasonCode.RECLAIMING,
+            "room freed by this cycle's evictions; binds once they terminate",
+        )
     return PendingReason(
         ReasonCode.RECLAIMING,
-        f"{verb} {victims} workload(s) of {owners} to make room; binds once they terminate",
+        f"{verb} {count(victims, 'workload')} of {owners} to make room; binds once they "
+        f"terminate",
     )
 
 
@@ -101,7 +140,7 @@ def unschedulable(
     largest = f"largest free block is {block[0]} on {block[1]}" if block else "no GPU is free"
     return PendingReason(
         ReasonCode.UNSCHEDULABLE,
-        f"needs {gang}{need} GPUs on one node; {largest}: {_waits_for(over_share)}",
+        f"needs {gang}{gpus(need * WHOLE)} on one node; {largest}: {_waits_for(over_share)}",
     )
 
 

@@ -49,4 +49,22 @@ class Screen:
             return reasons.no_matching_node(self.nodes.why_not(w.constraints, self.pools(w)))
         largest, total = self.nodes.gpu_sizes(w.constraints, self.pools(w))
         too_big = reasons.too_big_for_every_node(w, largest, total)
-        return reasons.no_matching_node(too_big) if too_big else None
+        if too_big:
+            return reasons.no_matching_node(too_big)
+        return self._beyond_quota(w)
+
+    def _beyond_quota(self, w: Workload) -> PendingReason | None:
+        """A workload no limit (or, non-preemptible, no deserved quota) could ever admit."""
+        memory = 0
+        if any(p.gpu.memory_mib for p in w.pods):  # the least it can take: on the largest GPU
+            memory = self.nodes.largest_gpu_memory(w.constraints, self.pools(w))
+        need = w.demand_milli(memory)
+        chain = (w.project, *self.tree.ancestors(w.project))
+        for owner in chain:
+            node = self.tree.node(owner)
+            kind = "project" if owner in self.tree.projects else "department"
+            if node.limit_milli is not None and need > node.limit_milli:
+                return reasons.never_within_limit(owner, node.limit_milli, need, kind)
+            if not w.is_preemptible and need > node.deserved_milli:
+                return reasons.never_within_deserved(owner, node.deserved_milli, need, kind)
+        return None

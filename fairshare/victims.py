@@ -28,9 +28,12 @@ class VictimIndex:
     narrowest: dict[str, int] = field(default_factory=dict)  # fewest milli one victim holds
     by_narrowest: list[tuple[int, str]] = field(default_factory=list)  # a static walk order
     live: dict[str, int] = field(default_factory=dict)  # project -> victims not yet taken
+    priorities: dict[str, set[int]] = field(default_factory=dict)  # project -> victims' priorities
     # project -> node -> (victims not yet taken there, GPUs they hold there)
     held: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     gone: set[str] = field(default_factory=set)
+    # one-pod victims by GPU milli, most recently started first (then by name)
+    lone: dict[int, list[RunningWorkload]] = field(default_factory=dict)
 
     @staticmethod
     def build(pool: Sequence[RunningWorkload]) -> VictimIndex:
@@ -41,6 +44,7 @@ class VictimIndex:
         for r in ordered:
             project = r.workload.project
             index.live[project] = index.live.get(project, 0) + 1
+            index.priorities.setdefault(project, set()).add(r.workload.priority)
             for node in sorted({a.node for a in r.assignments}):
                 gpus = _gpus_on(r, node)
                 index.by_node.setdefault(node, []).append(r)
@@ -49,7 +53,13 @@ class VictimIndex:
                 count, total = index.held.setdefault(project, {}).get(node, (0, 0))
                 index.held[project][node] = (count + 1, total + gpus)
         index.by_narrowest = sorted((m, n) for n, m in index.narrowest.items())
+        for r in sorted(ordered, key=lambda r: (-r.started_at, r.workload.name)):
+            if len(r.assignments) == 1:
+                index.lone.setdefault(r.gpu_milli, []).append(r)
         return index
+
+    def of_size(self, milli: int) -> list[RunningWorkload]:
+        return self.lone.get(milli, [])
 
     def available(self, r: RunningWorkload) -> bool:
         return r.workload.name not in self.gone

@@ -34,6 +34,33 @@ class RefusedBinding:
 
 
 @dataclass(frozen=True)
+class EvictionEntry:
+    """One eviction as the executor carried it out, for `evictions[]`."""
+
+    at: int
+    cycle: int
+    workload: str
+    project: str
+    type: WorkloadType
+    gpu_milli: int
+    reason: ReasonCode
+    kind: str  # reclaim | preempt | move | run-time-limit
+    by: str | None  # the pending workload it made room for
+    message: str
+
+
+@dataclass(frozen=True)
+class BindingEntry:
+    """One workload bound (all its pods), for `bindings[]`."""
+
+    at: int
+    cycle: int
+    workload: str
+    project: str
+    pods: tuple[PodAssignment, ...]
+
+
+@dataclass(frozen=True)
 class TimelinePoint:
     at: int
     allocated_milli: Mapping[str, int]  # project -> milli-GPUs held from `at` on
@@ -59,6 +86,7 @@ class WorkloadView:
     name: str
     project: str
     type: WorkloadType
+    preemptible: bool
     state: State
     request: GpuRequest
     pods: int
@@ -120,15 +148,35 @@ class Recorder:
         self.refused: list[RefusedBinding] = []
         self._refused_now: dict[str, str] = {}  # workload -> error, from the latest cycle
         self.timeline: list[TimelinePoint] = []
+        self.evictions: list[EvictionEntry] = []
+        self.bindings: list[BindingEntry] = []
 
     def on_cycle(self, report: CycleReport) -> None:
         self.cycles += 1
         self.last_plan = report.plan
+        self._log(report)
         pods = {b.assignment.pod: b.workload for b in report.plan.bindings}
         self._refused_now = {}
         for pod, error in sorted(report.result.failed_bindings.items()):
             self.refused.append(RefusedBinding(report.at, pod, error))
             self._refused_now[pods.get(pod, pod)] = error
+
+    def _log(self, report: CycleReport) -> None:
+        """What the executor really did this cycle (failed actions are not logged)."""
+        for e in report.result.evicted:
+            kind = self.cluster.record(e.workload).workload.type
+            self.evictions.append(
+                EvictionEntry(report.at, self.cycles, e.workload, e.project, kind, e.gpu_milli,
+                              e.reason, e.kind, e.by or None, e.message)
+            )  # fmt: skip
+        grouped: dict[str, list[PodAssignment]] = {}
+        projects: dict[str, str] = {}
+        for b in report.result.bound:
+            grouped.setdefault(b.workload, []).append(b.assignment)
+            projects[b.workload] = b.project
+        for name, pods in grouped.items():
+            entry = BindingEntry(report.at, self.cycles, name, projects[name], tuple(pods))
+            self.bindings.append(entry)
 
     def sample(self, at: int) -> None:
         allocated = dict.fromkeys(sorted(self.quota.projects), 0)
@@ -172,6 +220,7 @@ class Recorder:
             name=w.name,
             project=w.project,
             type=w.type,
+            preemptible=w.is_preemptible,
             state=r.state,
             request=w.pods[0].gpu,
             pods=len(w.pods),

@@ -48,7 +48,7 @@ def project_table(r: SimulationResult) -> Table:
     t.caption = (
         f"{format_gpus(r.final.allocated_milli)}/{format_gpus(cap)} GPUs allocated; "
         f"utilisation {r.utilization:.1%} over the run; {len(r.evictions)} eviction(s); "
-        f"{r.cycles} cycles"
+        f"{r.cycles} cycle{'' if r.cycles == 1 else 's'}"
     )
     return t
 

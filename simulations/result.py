@@ -15,13 +15,15 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from fairshare.model import GpuRequest
+from fairshare.model import GpuRequest, PodAssignment
 from fairshare.resources import milli_to_float
 from simulations.cluster import EvictionRecord
 from simulations.convert import SimulationInput
 from simulations.expectations import CheckResult
 from simulations.recorder import (
+    BindingEntry,
     ClusterView,
+    EvictionEntry,
     ProjectView,
     RefusedBinding,
     TimelinePoint,
@@ -41,6 +43,8 @@ class SimulationResult:
     refused: tuple[RefusedBinding, ...]
     checks: tuple[CheckResult, ...]
     cycles: int
+    eviction_log: tuple[EvictionEntry, ...] = ()
+    bindings: tuple[BindingEntry, ...] = ()
 
     @property
     def utilization(self) -> float:
@@ -76,7 +80,8 @@ def to_document(r: SimulationResult) -> Json:
             "refused_bindings": len(r.refused),
         },
         "timeline": [_point(p) for p in r.timeline],
-        "evictions": [_eviction(e) for e in r.evictions],
+        "evictions": [_eviction(e) for e in r.eviction_log],
+        "bindings": [_binding(b) for b in r.bindings],
         "refused_bindings": [{"t": x.at, "pod": x.pod, "error": x.error} for x in r.refused],
         "expectations": {
             "passed": r.passed,
@@ -147,6 +152,7 @@ def _workload(w: WorkloadView) -> Json:
     return {
         "project": w.project,
         "type": w.type.value,
+        "preemptible": w.preemptible,
         "state": w.state.value,
         "request": _request(w.request, w.pods),
         "node": w.node,
@@ -159,16 +165,7 @@ def _workload(w: WorkloadView) -> Json:
         "started_at": w.started_at,
         "ended_at": w.ended_at,
         "evictions": w.evictions,
-        "pods": [
-            {
-                "pod": a.pod,
-                "node": a.node,
-                "gpu_indices": list(a.gpu_indices),
-                "gpus": milli_to_float(a.gpu_milli),
-                "gpu_memory_limit_mib": a.gpu_memory_limit_mib,
-            }
-            for a in w.assignments
-        ],
+        "pods": [_pod(a) for a in w.assignments],
     }
 
 
@@ -180,15 +177,39 @@ def _point(p: TimelinePoint) -> Json:
     }
 
 
-def _eviction(e: EvictionRecord) -> Json:
+def _eviction(e: EvictionEntry) -> Json:
     return {
         "t": e.at,
+        "cycle": e.cycle,
         "workload": e.workload,
         "project": e.project,
         "type": e.type.value,
-        "reason": e.reason.value,
-        "message": e.message,
         "gpus": milli_to_float(e.gpu_milli),
+        "reason": e.reason.value,
+        "kind": e.kind,
+        "by": e.by,
+        "message": e.message,
+    }
+
+
+def _pod(a: PodAssignment) -> Json:
+    return {
+        "pod": a.pod,
+        "node": a.node,
+        "gpu_indices": list(a.gpu_indices),
+        "gpus": milli_to_float(a.gpu_milli),
+        "gpu_memory_limit_mib": a.gpu_memory_limit_mib,
+    }
+
+
+def _binding(b: BindingEntry) -> Json:
+    return {
+        "t": b.at,
+        "cycle": b.cycle,
+        "workload": b.workload,
+        "project": b.project,
+        "gpus": milli_to_float(sum(a.gpu_milli for a in b.pods)),
+        "pods": [_pod(a) for a in b.pods],
     }
 
 

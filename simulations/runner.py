@@ -170,6 +170,8 @@ class Simulation:
             refused=tuple(self.recorder.refused),
             checks=tuple(sorted(self.checks, key=_check_order)),
             cycles=self.recorder.cycles,
+            eviction_log=tuple(self.recorder.evictions),
+            bindings=tuple(self.recorder.bindings),
         )
 
 

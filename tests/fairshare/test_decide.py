@@ -105,9 +105,9 @@ CASES = [
             snapshot(
                 two_dgx, tree(project("a", 1)), pending=[workload("j", "a", 2, type="interactive")]
             ),
-            pending={"j": (ReasonCode.OVER_DESERVED, "non-preemptible: would exceed deserved 1")},
+            pending={"j": (ReasonCode.OVER_DESERVED, "can never run: non-preemptible, it needs 2")},
         ),
-        id="non-preemptible work stays within the deserved quota",
+        id="non-preemptible work bigger than the deserved quota is told it can never run",
     ),
     pytest.param(
         Case(
@@ -273,7 +273,7 @@ CASES = [
                 now=100,
             ),
             evicted={"low": ReasonCode.PREEMPTED},
-            pending={"high": (ReasonCode.RECLAIMING, "preempting 1 workload(s) of a")},
+            pending={"high": (ReasonCode.RECLAIMING, "preempting 1 workload of a")},
         ),
         id="higher priority preempts lower priority inside a project",
     ),
