@@ -64,9 +64,16 @@ def test_a_bind_that_conflicts_is_forgotten_and_retried_next_cycle(
     assert bound_node(apiserver, "team-a/p") is None
     assert len(live.assumed) == 0, "a failed bind is not assumed any more"
     assert live.metrics.counters["bind_failures"]._value.get() == 1
-    live.cycle()
-    live.executor.drain()
-    assert bound_node(apiserver, "team-a/p") == "node-1"
+
+    def retried() -> bool:
+        # A later cycle binds it; on a loaded machine the first retry may meet the watch
+        # still catching up, so a few cycles are allowed, never a second failure.
+        live.cycle()
+        live.executor.drain()
+        return bound_node(apiserver, "team-a/p") == "node-1"
+
+    eventually(retried, what="the retried bind")
+    assert live.metrics.counters["bind_failures"]._value.get() == 1
 
 
 def test_a_pod_bound_by_someone_else_meanwhile_is_not_bound_twice(
