@@ -196,6 +196,8 @@ class VictimSearch:
             if best is not None and bound > best[0][:2]:
                 continue
             victims = [v for v in self.index.by_node[node] if ok(v)]
+            if best is not None and self._cannot_beat(pod, node, bound, victims, best[0]):
+                continue
             chosen = self.best_on_node(pod, node, victims, ask)
             if chosen is not None and (best is None or score(chosen) < best[0]):
                 best = (score(chosen), node, chosen)
@@ -205,6 +207,30 @@ class VictimSearch:
             best = self._most_recent_lone(pod, eligible, ask, ok, best)
         placed = self._try(pending, eligible, holder, best[2], best[1])
         return Found(tuple(best[2]), placed) if placed else None
+
+    def _cannot_beat(
+        self,
+        pod: PodSpec,
+        node: str,
+        bound: Bound,
+        victims: Sequence[RunningWorkload],
+        best: Score,
+    ) -> bool:
+        """Can no set of `victims` on `node` score below `best`? A lower bound on each
+        part of the score: the pods and milli the node needs (freeing a GPU takes what it
+        lacks of a whole one), and the most recent victim there, which any set's recency
+        starts at or after. The node is then skipped: visiting it would not change `best`."""
+        if not victims:
+            return True
+        pods, milli = bound
+        deficit = pod.gpu.whole - self.ledger.whole_free[node]
+        if not pod.gpu.is_fractional and deficit > 0:
+            lacking = sorted(WHOLE - f for f in self.ledger.gpu_free[node] if f != WHOLE)
+            milli = max(milli, sum(lacking[:deficit]))
+        if (pods, milli) != best[:2]:
+            return (pods, milli) > best[:2]
+        first = min((-v.started_at, v.workload.name) for v in victims)
+        return (first,) >= best[2]
 
     def _most_recent_lone(
         self,
