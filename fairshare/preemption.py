@@ -85,12 +85,21 @@ def _bound(deficit: int, widest: int, narrowest: int) -> Bound:
 @dataclass(frozen=True)
 class Ask:
     """What the caller allows: victims of `projects`, below `below_priority` if set, at
-    most `max_milli` GPUs evicted in all (None: no cap), and only sets `legal` accepts."""
+    most `max_milli` GPUs evicted in all (None: no cap), and only sets `legal` accepts.
+    `admits`, if set, is a test every victim of a set `legal` accepts passes: sets with a
+    victim it refuses are not even tried (only for speed; it must not refuse more)."""
 
     projects: Collection[str]
     below_priority: int | None = None
     max_milli: int | None = None
     legal: Callable[[Sequence[RunningWorkload]], bool] | None = None
+    admits: Callable[[RunningWorkload], bool] | None = None
+
+    def admitted(self, victims: Sequence[RunningWorkload]) -> list[RunningWorkload]:
+        """The victims that may be part of an allowed set, in their order."""
+        if self.admits is None:
+            return list(victims)
+        return [v for v in victims if self.admits(v)]
 
     def allows(self, victims: Sequence[RunningWorkload]) -> bool:
         if self.max_milli is not None and sum(v.gpu_milli for v in victims) > self.max_milli:
@@ -312,7 +321,7 @@ class VictimSearch:
         if by_gpu is not None:
             return by_gpu
         head = within[: self.exact_limit]
-        best = self._exact_on_node(pod, node, head, ask)
+        best = self._exact_on_node(pod, node, ask.admitted(head), ask)
         if len(within) > len(head):
             greedy = self._greedy_on_node(pod, node, within, ask)
             if greedy is not None and (best is None or score(greedy) < score(best)):
@@ -368,6 +377,8 @@ class VictimSearch:
     ) -> list[RunningWorkload] | None:
         """The preferred option that really fits (CPU and memory too) and is allowed."""
         for option in sorted(options, key=score):
+            if len(ask.admitted(option)) < len(option):
+                continue  # a victim no allowed set holds
             if self._fits_after(pod, node, option) and ask.allows(option):
                 return option
         return None
@@ -445,7 +456,8 @@ class VictimSearch:
         ordered = [v for v in self.index.ordered if ok(v)]
         if ask.max_milli is not None:
             ordered = [v for v in ordered if v.gpu_milli <= ask.max_milli]
-        best = self._exact_gang(pending, eligible, holder, ordered[: self.exact_limit], ask)
+        head = ask.admitted(ordered[: self.exact_limit])
+        best = self._exact_gang(pending, eligible, holder, head, ask)
         if len(ordered) > self.exact_limit:
             greedy = self._greedy_gang(pending, eligible, holder, ordered, ask)
             if greedy is not None and (best is None or score(greedy) < score(best)):
