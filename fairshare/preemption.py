@@ -155,8 +155,16 @@ class VictimSearch:
         ask: Ask,
         ceiling: int,
     ) -> Found | None:
-        def ok(r: RunningWorkload) -> bool:
-            return self.index.available(r) and ask.qualifies(r) and r.workload.priority <= ceiling
+        gone, projects, below = self.index.gone, ask.projects, ask.below_priority
+
+        def ok(r: RunningWorkload) -> bool:  # index.available and ask.qualifies, inlined
+            w = r.workload
+            return (
+                w.name not in gone
+                and w.project in projects
+                and (below is None or w.priority < below)
+                and w.priority <= ceiling
+            )
 
         if len(pending.pods) == 1:
             return self._single(pending, eligible, holder, ask, ok)
@@ -202,7 +210,7 @@ class VictimSearch:
         for floor, bound, node in self._walk(pod, eligible, ask.projects):
             if best is not None and (floor > best[0][:2] or (not exact and floor >= best[0][:2])):
                 break  # no node from here on can need fewer pods or evict less
-            if best is not None and bound > best[0][:2]:
+            if best is not None and self._needs_more(pod, node, bound) > best[0][:2]:
                 continue
             victims = [v for v in self.index.by_node[node] if ok(v)]
             if best is not None and self._cannot_beat(pod, node, bound, victims, best[0]):
@@ -231,15 +239,19 @@ class VictimSearch:
         starts at or after. The node is then skipped: visiting it would not change `best`."""
         if not victims:
             return True
-        pods, milli = bound
-        deficit = pod.gpu.whole - self.ledger.whole_free[node]
-        if not pod.gpu.is_fractional and deficit > 0:
-            lacking = sorted(WHOLE - f for f in self.ledger.gpu_free[node] if f != WHOLE)
-            milli = max(milli, sum(lacking[:deficit]))
-        if (pods, milli) != best[:2]:
-            return (pods, milli) > best[:2]
+        needs = self._needs_more(pod, node, bound)
+        if needs != best[:2]:
+            return needs > best[:2]
         first = min((-v.started_at, v.workload.name) for v in victims)
         return (first,) >= best[2]
+
+    def _needs_more(self, pod: PodSpec, node: str, bound: Bound) -> Bound:
+        """`bound` tightened: freeing a GPU takes evicting what it lacks of a whole one."""
+        deficit = pod.gpu.whole - self.ledger.whole_free[node]
+        if pod.gpu.is_fractional or deficit <= 0:
+            return bound
+        lacking = sorted(WHOLE - f for f in self.ledger.gpu_free[node] if f != WHOLE)
+        return bound[0], max(bound[1], sum(lacking[:deficit]))
 
     def _most_recent_lone(
         self,
@@ -251,7 +263,7 @@ class VictimSearch:
     ) -> tuple[Score, str, list[RunningWorkload]]:
         """Among one-pod victims of the best one's size, the most recently started that
         alone makes room (victims of a size are indexed most recent first)."""
-        for v in self.index.of_size(best[0][1]):
+        for v in self.index.of_size(best[0][1], ask.projects):
             if v is best[2][0]:
                 break
             node = v.assignments[0].node
@@ -273,10 +285,9 @@ class VictimSearch:
         """Nodes holding victims of `projects` as (floor, bound, node): `bound` is a lower
         bound on the (pods, milli evicted) the node needs, `floor` one for it and every
         later node. Nodes whose victims could not free enough GPUs are left out."""
-        holding = self.index.nodes_of(projects)
 
         def usable(node: str) -> bool:
-            room = self.index.room(projects, node) if node in holding else None
+            room = self.index.room(projects, node)
             spec = self.ledger.nodes.get(node)
             return (
                 room is not None
