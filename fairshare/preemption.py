@@ -287,15 +287,13 @@ class VictimSearch:
         later node. Nodes whose victims could not free enough GPUs are left out."""
 
         def usable(node: str) -> bool:
-            room = self.index.room(projects, node)
             spec = self.ledger.nodes.get(node)
-            return (
-                room is not None
-                and spec is not None
-                and not spec.unschedulable
-                and (eligible is None or node in eligible)
-                and self.ledger.whole_free[node] + room >= pod.gpu.whole
-            )
+            if spec is None or spec.unschedulable:
+                return False
+            if eligible is not None and node not in eligible:
+                return False
+            room = self.index.room(projects, node)
+            return room is not None and self.ledger.whole_free[node] + room >= pod.gpu.whole
 
         if pod.gpu.is_fractional or not pod.gpu.whole:
             # Any one victim frees a GPU's worth: the bound is the smallest victim there.

@@ -3,7 +3,7 @@
 Owns who could be evicted this cycle (preemptible, not terminating, old enough: decide.py
 chooses them) and how they are found again quickly: in victim order (lowest priority
 first, then most recently started), per node (a victim taken leaves its nodes' lists, so a
-search counts the room on a node from the few victims still there), and one-pod victims
+search counts the room on a node from the few projects still there), and one-pod victims
 by size and project, most recent first. It must not decide who may take from whom, nor
 touch the ledger.
 """
@@ -36,6 +36,8 @@ class VictimIndex:
     live: dict[str, int] = field(default_factory=dict)  # project -> victims not yet taken
     priorities: dict[str, set[int]] = field(default_factory=dict)  # project -> victims' priorities
     gone: set[str] = field(default_factory=set)
+    # node -> project -> (victims not yet taken there, GPUs they hold there)
+    on_node: dict[str, dict[str, tuple[int, int]]] = field(default_factory=dict)
     # one-pod victims not yet taken, by GPU milli and project, most recently started first
     # (then by name), keyed by workload name so a take removes one at once
     lone: dict[int, dict[str, dict[str, RunningWorkload]]] = field(default_factory=dict)
@@ -53,6 +55,8 @@ class VictimIndex:
             for node in sorted({a.node for a in r.assignments}):
                 gpus = _gpus_on(r, node)
                 index.by_node.setdefault(node, []).append(r)
+                count, total = index.on_node.setdefault(node, {}).get(project, (0, 0))
+                index.on_node[node][project] = (count + 1, total + gpus)
                 index.widest[node] = max(index.widest.get(node, 0), gpus)
                 index.narrowest[node] = min(index.narrowest.get(node, r.gpu_milli), r.gpu_milli)
         index.by_narrowest = sorted((m, n) for n, m in index.narrowest.items())
@@ -80,11 +84,16 @@ class VictimIndex:
             self.live[project] -= 1
             for node in {a.node for a in v.assignments}:
                 self.by_node[node] = [x for x in self.by_node[node] if x is not v]
+                count, total = self.on_node[node][project]
+                if count == 1:
+                    del self.on_node[node][project]
+                else:
+                    self.on_node[node][project] = (count - 1, total - _gpus_on(v, node))
 
     def room(self, projects: Collection[str], node: str) -> int | None:
         """GPUs the available victims of `projects` hold on `node`; None if none is there."""
         total, found = 0, False
-        for v in self.by_node.get(node, ()):  # fewer than the projects a search may take from
-            if v.workload.project in projects:
-                total, found = total + _gpus_on(v, node), True
+        for p, (_, gpus) in self.on_node.get(node, {}).items():  # few projects per node
+            if p in projects:
+                total, found = total + gpus, True
         return total if found else None
