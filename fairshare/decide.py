@@ -70,6 +70,10 @@ class _Cycle:
         )
         self.borrowing = Borrowing(self.rules.excess)
         self._idle_by_eligible: dict[frozenset[str] | None, int] = {}
+        # Per workload object (kept alive, so its id is not reused): both are read many
+        # times a cycle and depend only on the workload and the cycle's nodes and tree.
+        self._needs: dict[int, tuple[Workload, int]] = {}
+        self._where: dict[int, tuple[Workload, frozenset[str] | None]] = {}
         self.rules.outranked = self.borrowing.outranked
         self.rules.contested = lambda p: self.borrowing.rival(p, self.rules.excess(p)) is not None
 
@@ -156,7 +160,10 @@ class _Cycle:
     # ------------------------------------------------------------------- screening
 
     def _eligible(self, w: Workload) -> frozenset[str] | None:
-        return self.screen.eligible(w)
+        known = self._where.get(id(w))
+        if known is None:
+            known = self._where[id(w)] = (w, self.screen.eligible(w))
+        return known[1]
 
     def _screen(self, pending: Sequence[Workload]) -> list[Workload]:
         valid: list[Workload] = []
@@ -170,6 +177,12 @@ class _Cycle:
 
     def _need(self, w: Workload) -> int:
         """The least w can take: a memory request sized on the largest GPU it may use."""
+        known = self._needs.get(id(w))
+        if known is None:
+            known = self._needs[id(w)] = (w, self._least(w))
+        return known[1]
+
+    def _least(self, w: Workload) -> int:
         if not any(p.gpu.memory_mib for p in w.pods):
             return w.demand_milli(0)
         pools = self.screen.pools(w)

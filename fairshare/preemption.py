@@ -85,12 +85,21 @@ def _bound(deficit: int, widest: int, narrowest: int) -> Bound:
 @dataclass(frozen=True)
 class Ask:
     """What the caller allows: victims of `projects`, below `below_priority` if set, at
-    most `max_milli` GPUs evicted in all (None: no cap), and only sets `legal` accepts."""
+    most `max_milli` GPUs evicted in all (None: no cap), and only sets `legal` accepts.
+    `admits`, if set, is a test every victim of a set `legal` accepts passes: sets with a
+    victim it refuses are not even tried (only for speed; it must not refuse more)."""
 
     projects: Collection[str]
     below_priority: int | None = None
     max_milli: int | None = None
     legal: Callable[[Sequence[RunningWorkload]], bool] | None = None
+    admits: Callable[[RunningWorkload], bool] | None = None
+
+    def admitted(self, victims: Sequence[RunningWorkload]) -> list[RunningWorkload]:
+        """The victims that may be part of an allowed set, in their order."""
+        if self.admits is None:
+            return list(victims)
+        return [v for v in victims if self.admits(v)]
 
     def allows(self, victims: Sequence[RunningWorkload]) -> bool:
         if self.max_milli is not None and sum(v.gpu_milli for v in victims) > self.max_milli:
@@ -146,8 +155,16 @@ class VictimSearch:
         ask: Ask,
         ceiling: int,
     ) -> Found | None:
-        def ok(r: RunningWorkload) -> bool:
-            return self.index.available(r) and ask.qualifies(r) and r.workload.priority <= ceiling
+        gone, projects, below = self.index.gone, ask.projects, ask.below_priority
+
+        def ok(r: RunningWorkload) -> bool:  # index.available and ask.qualifies, inlined
+            w = r.workload
+            return (
+                w.name not in gone
+                and w.project in projects
+                and (below is None or w.priority < below)
+                and w.priority <= ceiling
+            )
 
         if len(pending.pods) == 1:
             return self._single(pending, eligible, holder, ask, ok)
@@ -193,9 +210,11 @@ class VictimSearch:
         for floor, bound, node in self._walk(pod, eligible, ask.projects):
             if best is not None and (floor > best[0][:2] or (not exact and floor >= best[0][:2])):
                 break  # no node from here on can need fewer pods or evict less
-            if best is not None and bound > best[0][:2]:
+            if best is not None and self._needs_more(pod, node, bound) > best[0][:2]:
                 continue
             victims = [v for v in self.index.by_node[node] if ok(v)]
+            if best is not None and self._cannot_beat(pod, node, bound, victims, best[0]):
+                continue
             chosen = self.best_on_node(pod, node, victims, ask)
             if chosen is not None and (best is None or score(chosen) < best[0]):
                 best = (score(chosen), node, chosen)
@@ -205,6 +224,34 @@ class VictimSearch:
             best = self._most_recent_lone(pod, eligible, ask, ok, best)
         placed = self._try(pending, eligible, holder, best[2], best[1])
         return Found(tuple(best[2]), placed) if placed else None
+
+    def _cannot_beat(
+        self,
+        pod: PodSpec,
+        node: str,
+        bound: Bound,
+        victims: Sequence[RunningWorkload],
+        best: Score,
+    ) -> bool:
+        """Can no set of `victims` on `node` score below `best`? A lower bound on each
+        part of the score: the pods and milli the node needs (freeing a GPU takes what it
+        lacks of a whole one), and the most recent victim there, which any set's recency
+        starts at or after. The node is then skipped: visiting it would not change `best`."""
+        if not victims:
+            return True
+        needs = self._needs_more(pod, node, bound)
+        if needs != best[:2]:
+            return needs > best[:2]
+        first = min((-v.started_at, v.workload.name) for v in victims)
+        return (first,) >= best[2]
+
+    def _needs_more(self, pod: PodSpec, node: str, bound: Bound) -> Bound:
+        """`bound` tightened: freeing a GPU takes evicting what it lacks of a whole one."""
+        deficit = pod.gpu.whole - self.ledger.whole_free[node]
+        if pod.gpu.is_fractional or deficit <= 0:
+            return bound
+        lacking = sorted(WHOLE - f for f in self.ledger.gpu_free[node] if f != WHOLE)
+        return bound[0], max(bound[1], sum(lacking[:deficit]))
 
     def _most_recent_lone(
         self,
@@ -216,7 +263,7 @@ class VictimSearch:
     ) -> tuple[Score, str, list[RunningWorkload]]:
         """Among one-pod victims of the best one's size, the most recently started that
         alone makes room (victims of a size are indexed most recent first)."""
-        for v in self.index.of_size(best[0][1]):
+        for v in self.index.of_size(best[0][1], ask.projects):
             if v is best[2][0]:
                 break
             node = v.assignments[0].node
@@ -238,18 +285,15 @@ class VictimSearch:
         """Nodes holding victims of `projects` as (floor, bound, node): `bound` is a lower
         bound on the (pods, milli evicted) the node needs, `floor` one for it and every
         later node. Nodes whose victims could not free enough GPUs are left out."""
-        holding = self.index.nodes_of(projects)
 
         def usable(node: str) -> bool:
-            room = self.index.room(projects, node) if node in holding else None
             spec = self.ledger.nodes.get(node)
-            return (
-                room is not None
-                and spec is not None
-                and not spec.unschedulable
-                and (eligible is None or node in eligible)
-                and self.ledger.whole_free[node] + room >= pod.gpu.whole
-            )
+            if spec is None or spec.unschedulable:
+                return False
+            if eligible is not None and node not in eligible:
+                return False
+            room = self.index.room(projects, node)
+            return room is not None and self.ledger.whole_free[node] + room >= pod.gpu.whole
 
         if pod.gpu.is_fractional or not pod.gpu.whole:
             # Any one victim frees a GPU's worth: the bound is the smallest victim there.
@@ -286,7 +330,7 @@ class VictimSearch:
         if by_gpu is not None:
             return by_gpu
         head = within[: self.exact_limit]
-        best = self._exact_on_node(pod, node, head, ask)
+        best = self._exact_on_node(pod, node, ask.admitted(head), ask)
         if len(within) > len(head):
             greedy = self._greedy_on_node(pod, node, within, ask)
             if greedy is not None and (best is None or score(greedy) < score(best)):
@@ -342,6 +386,8 @@ class VictimSearch:
     ) -> list[RunningWorkload] | None:
         """The preferred option that really fits (CPU and memory too) and is allowed."""
         for option in sorted(options, key=score):
+            if len(ask.admitted(option)) < len(option):
+                continue  # a victim no allowed set holds
             if self._fits_after(pod, node, option) and ask.allows(option):
                 return option
         return None
@@ -419,7 +465,8 @@ class VictimSearch:
         ordered = [v for v in self.index.ordered if ok(v)]
         if ask.max_milli is not None:
             ordered = [v for v in ordered if v.gpu_milli <= ask.max_milli]
-        best = self._exact_gang(pending, eligible, holder, ordered[: self.exact_limit], ask)
+        head = ask.admitted(ordered[: self.exact_limit])
+        best = self._exact_gang(pending, eligible, holder, head, ask)
         if len(ordered) > self.exact_limit:
             greedy = self._greedy_gang(pending, eligible, holder, ordered, ask)
             if greedy is not None and (best is None or score(greedy) < score(best)):

@@ -200,16 +200,18 @@ class Rules:
                 placed[v.workload.name] = (v.workload.project, again)
             return True
 
-        def legal(victims: Sequence[RunningWorkload]) -> bool:
+        def movable(v: RunningWorkload) -> bool:
             # A pod its own project would preempt where it is moved to, or one of a project
             # another would reclaim from, is no pod to move: it would be evicted again.
-            return not any(
+            return not (
                 self.outranked(v.workload.project, v.workload.priority)
                 or self.contested(v.workload.project)
-                for v in victims
             )
 
-        ask = Ask(live, None, left, legal)
+        def legal(victims: Sequence[RunningWorkload]) -> bool:
+            return all(movable(v) for v in victims)
+
+        ask = Ask(live, None, left, legal, movable)
         found = self.search.find(w, self.eligible(w), holder, ask, accept)
         if found is not None:
             self._spend(found)
