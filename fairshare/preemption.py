@@ -13,7 +13,9 @@ with any feasible set wins. For a one-pod workload the victims must all free roo
 node it lands on, so each node is solved on its own, exactly (every subset of its
 candidates, smallest first, counted arithmetically without touching the ledger), and nodes
 are walked in the order of a cheap lower bound on what they need, stopping as soon as no
-remaining node can beat the best. A node with more than `exact_limit` candidates, and a
+remaining node can beat the best. A node whose own bound on the whole score (the pods, the
+GPU milli it lacks, its most recent victim) cannot beat the best is skipped unscored:
+visiting it could not change the result. A node with more than `exact_limit` candidates, and a
 gang (whose pods may land anywhere), get a bounded search: the exact search over the
 `exact_limit` first candidates in victim order, and a greedy-then-prune pass over all of
 them; the better of the two wins (tests compare it with the exact search). One real
