@@ -13,7 +13,9 @@ with any feasible set wins. For a one-pod workload the victims must all free roo
 node it lands on, so each node is solved on its own, exactly (every subset of its
 candidates, smallest first, counted arithmetically without touching the ledger), and nodes
 are walked in the order of a cheap lower bound on what they need, stopping as soon as no
-remaining node can beat the best. A node with more than `exact_limit` candidates, and a
+remaining node can beat the best. A node whose own bound on the whole score (the pods, the
+GPU milli it lacks, its most recent victim) cannot beat the best is skipped unscored:
+visiting it could not change the result. A node with more than `exact_limit` candidates, and a
 gang (whose pods may land anywhere), get a bounded search: the exact search over the
 `exact_limit` first candidates in victim order, and a greedy-then-prune pass over all of
 them; the better of the two wins (tests compare it with the exact search). One real
@@ -210,11 +212,9 @@ class VictimSearch:
         for floor, bound, node in self._walk(pod, eligible, ask.projects):
             if best is not None and (floor > best[0][:2] or (not exact and floor >= best[0][:2])):
                 break  # no node from here on can need fewer pods or evict less
-            if best is not None and self._needs_more(pod, node, bound) > best[0][:2]:
-                continue
+            if best is not None and self._cannot_beat(pod, node, bound, ok, best[0]):
+                continue  # visiting it would not change `best`
             victims = [v for v in self.index.by_node[node] if ok(v)]
-            if best is not None and self._cannot_beat(pod, node, bound, victims, best[0]):
-                continue
             chosen = self.best_on_node(pod, node, victims, ask)
             if chosen is not None and (best is None or score(chosen) < best[0]):
                 best = (score(chosen), node, chosen)
@@ -230,20 +230,19 @@ class VictimSearch:
         pod: PodSpec,
         node: str,
         bound: Bound,
-        victims: Sequence[RunningWorkload],
+        ok: Callable[[RunningWorkload], bool],
         best: Score,
     ) -> bool:
-        """Can no set of `victims` on `node` score below `best`? A lower bound on each
-        part of the score: the pods and milli the node needs (freeing a GPU takes what it
-        lacks of a whole one), and the most recent victim there, which any set's recency
-        starts at or after. The node is then skipped: visiting it would not change `best`."""
-        if not victims:
-            return True
+        """Can no set of victims on `node` score below `best`? A lower bound on each part
+        of the score: the pods and milli the node needs (freeing a GPU takes what it lacks
+        of a whole one), and the most recent victim there, which any set's recency starts
+        at or after."""
         needs = self._needs_more(pod, node, bound)
         if needs != best[:2]:
             return needs > best[:2]
-        first = min((-v.started_at, v.workload.name) for v in victims)
-        return (first,) >= best[2]
+        recency = ((-v.started_at, v.workload.name) for v in self.index.by_node[node] if ok(v))
+        first = min(recency, default=None)
+        return first is None or (first,) >= best[2]
 
     def _needs_more(self, pod: PodSpec, node: str, bound: Bound) -> Bound:
         """`bound` tightened: freeing a GPU takes evicting what it lacks of a whole one."""

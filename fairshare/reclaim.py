@@ -114,6 +114,8 @@ class Rules:
             return None  # this cycle's disruption budget is spent
         r = w.project
         live = [p for p, n in self.search.index.live.items() if n and p != r]
+        if not live:
+            return None  # nobody else has a victim left: no search could find one
         after = self.excess(r) + need
         over = {p for p in live if self.excess(p) > max(after, 0)}
         above: set[str] = set()
@@ -177,6 +179,8 @@ class Rules:
         if (left is not None and left <= 0) or not self._within_deserved(w.project, need):
             return None
         live = {p for p, n in self.search.index.live.items() if n}
+        if not live:
+            return None
         holder = Holder(w.project, not w.is_preemptible)
         placed: dict[str, tuple[str, tuple[PodAssignment, ...]]] = {}
 
