@@ -6,8 +6,6 @@ what the plan must say.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
 from fairshare.decide import decide
@@ -23,36 +21,9 @@ from fairshare.model import (
     Snapshot,
     Taint,
     Toleration,
-    Workload,
 )
 from tests.builders import node, nodes, project, snapshot, tree, workload
-
-
-@dataclass
-class Case:
-    snap: Snapshot
-    policy: Policy = field(default_factory=Policy)
-    placed_on: dict[str, str] = field(default_factory=dict)  # workload -> node
-    pending: dict[str, tuple[ReasonCode, str]] = field(default_factory=dict)  # code, in message
-    evicted: dict[str, ReasonCode] = field(default_factory=dict)
-
-
-def run(r: Workload, on: str, at: int = 0, gpus: tuple[int, ...] | None = None) -> RunningWorkload:
-    """A running workload whose pods sit on one node (whole GPUs from index 0, or `gpus`)."""
-    from fairshare.model import PodAssignment
-
-    out, nxt = [], 0
-    for p in r.pods:
-        if p.gpu.is_fractional:
-            idx: tuple[int, ...] = gpus or (0,)
-            milli = p.gpu.fraction_milli
-        else:
-            idx = gpus or tuple(range(nxt, nxt + p.gpu.whole))
-            nxt += p.gpu.whole
-            milli = p.gpu.whole * 1000
-        out.append(PodAssignment(p.name, on, idx, milli, None, p.cpu_milli, p.memory_bytes))
-    return RunningWorkload(r, tuple(out), at)
-
+from tests.fairshare.cycle_cases import Case, check_plan, run
 
 two_dgx = nodes("dgx1", 2)
 one = (node("n1", 8),)
@@ -297,14 +268,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES)
 def test_cycle(case: Case) -> None:
-    plan = decide(case.snap, case.policy)
-    placed = {b.workload: b.assignment.node for b in plan.bindings}
-    assert {k: placed.get(k) for k in case.placed_on} == case.placed_on
-    for name, (code, text) in case.pending.items():
-        assert name in plan.pending, f"{name} should be pending; plan: {plan.pending}"
-        assert plan.pending[name].code == code, plan.pending[name]
-        assert text in plan.pending[name].message
-    assert {e.workload: e.reason for e in plan.evictions} == case.evicted
+    plan = check_plan(case)
     _every_waiting_workload_has_one_reason(case.snap, plan)
 
 

@@ -7,25 +7,14 @@ reasons with a phrase their message must contain).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import pytest
 
 from fairshare.decide import decide
-from fairshare.model import Policy, ReasonCode, RunningWorkload, Snapshot
+from fairshare.model import Policy, ReasonCode, RunningWorkload
 from tests.builders import department, node, project, snapshot, tree, workload
-from tests.fairshare.test_decide import run
+from tests.fairshare.cycle_cases import Case, check_plan, run
 
 A40, A80 = 40960, 81920
-
-
-@dataclass
-class Case:
-    snap: Snapshot
-    policy: Policy = field(default_factory=Policy)
-    placed_on: dict[str, str] = field(default_factory=dict)
-    pending: dict[str, tuple[ReasonCode, str]] = field(default_factory=dict)
-    evicted: dict[str, ReasonCode] = field(default_factory=dict)
 
 
 def ran(name: str, project: str, gpus: int, on: str, idx: tuple[int, ...], at: int = 0,
@@ -147,14 +136,7 @@ CASES = [
 
 @pytest.mark.parametrize("case", CASES)
 def test_making_room(case: Case) -> None:
-    plan = decide(case.snap, case.policy)
-    placed = {b.workload: b.assignment.node for b in plan.bindings}
-    assert {k: placed.get(k) for k in case.placed_on} == case.placed_on
-    for name, (code, text) in case.pending.items():
-        assert name in plan.pending, f"{name} should be pending; plan: {plan.pending}"
-        assert plan.pending[name].code == code, plan.pending[name]
-        assert text in plan.pending[name].message, plan.pending[name].message
-    assert {e.workload: e.reason for e in plan.evictions} == case.evicted
+    check_plan(case)
 
 
 def test_an_eviction_names_what_its_project_held_before_the_move() -> None:
